@@ -1,0 +1,47 @@
+# facelib: the two commands are `make book` and `make test` (see README.md).
+#   make book [PROFILE=smoke|cpu|paper]   environment, notebooks (papermill), Jupyter Book -> _build/html/
+#   make test                              environment, unit tests, nbval on the notebooks, pair sync check
+
+PROFILE ?= cpu
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.facelib-installed
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: env book notebooks html test lab sync clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[book,test]'
+	touch $@
+
+## execute every notebook for $(PROFILE) into book/executed/ (times in runs/$(PROFILE)/notebook_times.json)
+notebooks: $(STAMP)
+	$(PY) -m facelib.book run --profile $(PROFILE)
+
+## build the book from the executed notebooks, warnings as errors
+html: $(STAMP)
+	$(PY) -c "import facelib.book as b; b.install_static_assets(b.repo_root())"
+	$(VENV)/bin/jupyter-book build --warningiserror --nitpick --keep-going --quiet .
+	@echo "book: $(CURDIR)/_build/html/index.html"
+
+book: notebooks
+	$(MAKE) html
+
+test: $(STAMP)
+	$(PY) -m pytest tests notebooks --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=600 -p no:cacheprovider
+
+## refresh a twin's reference outputs after editing its .py (runs the smoke defaults)
+sync: $(STAMP)
+	cd notebooks && for f in [0-9][0-9]_*.py; do ../$(VENV)/bin/jupytext --sync --execute --set-kernel python3 $$f; done
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks
+
+clean:
+	rm -rf _build book/executed book/_static

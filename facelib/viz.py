@@ -1,0 +1,139 @@
+"""Figures for the book: meshes drawn through cameras (matplotlib), interactive 3D (plotly), curves.
+
+Plotly figures are shown through :class:`PlotlyOutput`, which gives Jupyter a bundle of
+
+* ``text/html``: the figure's ``<div>`` and the script that draws it, *without* plotly.js; the built
+  book serves the ``plotly.min.js`` shipped inside the plotly package from its ``_static/`` folder,
+  so the pages work with no network;
+* ``application/vnd.plotly.v1+json``: the figure itself, which JupyterLab's plotly renderer draws;
+* ``text/plain``: a one-line summary.
+
+Everything here draws; nothing computes results the book reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import numpy as np
+
+__all__ = [
+    "PlotlyOutput",
+    "mesh_trace",
+    "mesh_figure",
+    "draw_mesh_2d",
+    "model_frame_scene",
+]
+
+
+class PlotlyOutput:
+    """Jupyter display of a plotly figure that works offline in the book and in JupyterLab."""
+
+    def __init__(self, fig, *, height_px: int = 520, summary: str | None = None):
+        self.fig = fig
+        self.height_px = int(height_px)
+        n = len(fig.data)
+        self.summary = summary or f"<interactive plotly figure: {n} trace{'s' * (n != 1)}>"
+
+    def _div_id(self) -> str:
+        payload = json.dumps(self.fig.to_plotly_json(), sort_keys=True, default=str).encode()
+        return "facelib-plot-" + hashlib.sha256(payload).hexdigest()[:16]
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        html = self.fig.to_html(
+            full_html=False,
+            include_plotlyjs=False,
+            div_id=self._div_id(),
+            default_height=f"{self.height_px}px",
+            default_width="100%",
+            config={"displaylogo": False, "responsive": True},
+        )
+        return {
+            "text/html": html,
+            "application/vnd.plotly.v1+json": self.fig.to_plotly_json(),
+            "text/plain": self.summary,
+        }
+
+
+def model_frame_scene(**overrides) -> dict:
+    """A plotly ``scene`` layout for model-frame meshes: the face looks at the viewer, forehead up.
+
+    The model frame has +y down and the face looking towards -z (see :mod:`facelib.camera`), so the
+    default view puts the eye on the -z side with -y as "up".
+    """
+    scene = dict(
+        xaxis=dict(title="x (mm, subject's left)"),
+        yaxis=dict(title="y (mm, down)"),
+        zaxis=dict(title="z (mm, back)"),
+        aspectmode="data",
+        camera=dict(up=dict(x=0, y=-1, z=0), eye=dict(x=0.35, y=-0.25, z=-1.9)),
+    )
+    scene.update(overrides)
+    return scene
+
+
+def mesh_trace(vertices: np.ndarray, faces: np.ndarray, *, intensity: np.ndarray | None = None,
+               name: str = "mesh", colorscale: str = "RdBu_r", color: str = "lightsteelblue",
+               colorbar_title: str | None = None, cmid: float | None = None, **kwargs):
+    """A ``plotly.graph_objects.Mesh3d`` of vertices (P, 3) in mm and triangles (F, 3)."""
+    import plotly.graph_objects as go
+
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces)
+    args = dict(x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2], name=name,
+                flatshading=False, lighting=dict(ambient=0.45, diffuse=0.7, specular=0.15, roughness=0.8))
+    if intensity is not None:
+        args.update(intensity=np.asarray(intensity, dtype=np.float64), colorscale=colorscale, cmid=cmid,
+                    colorbar=dict(title=colorbar_title or ""))
+    else:
+        args.update(color=color)
+    args.update(kwargs)
+    return go.Mesh3d(**args)
+
+
+def mesh_figure(traces, *, title: str = "", height_px: int = 520, summary: str | None = None) -> PlotlyOutput:
+    """Wrap Mesh3d traces in a figure with the model-frame view; returns a displayable output."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(data=list(traces))
+    fig.update_layout(title=title, scene=model_frame_scene(), margin=dict(l=0, r=0, t=40 if title else 0, b=0),
+                      height=height_px)
+    return PlotlyOutput(fig, height_px=height_px, summary=summary)
+
+
+def draw_mesh_2d(ax, uv: np.ndarray, faces: np.ndarray, depth: np.ndarray, *, image_size: tuple[int, int],
+                 light_dir: np.ndarray | None = None, vertices_cam: np.ndarray | None = None,
+                 color=(0.85, 0.72, 0.62), edgecolor="none", alpha: float = 1.0) -> None:
+    """Draw a mesh projected to the image with the painter's algorithm (far triangles first).
+
+    Args:
+        ax: a matplotlib Axes; its y axis is flipped so that image y runs down.
+        uv: pixel coordinates of the vertices (P, 2).
+        faces: triangles (F, 3).
+        depth: camera-frame z of the vertices (P,) in mm, for the drawing order.
+        image_size: (width, height) in pixels; sets the axes limits.
+        vertices_cam: camera-frame vertices (P, 3); when given, triangles are shaded by their normal.
+    """
+    from matplotlib.collections import PolyCollection
+
+    uv = np.asarray(uv)
+    faces = np.asarray(faces)
+    order = np.argsort(-np.asarray(depth)[faces].mean(axis=1))
+    tris = uv[faces[order]]
+    base = np.asarray(color, dtype=np.float64)
+    if vertices_cam is not None:
+        v = np.asarray(vertices_cam)[faces[order]]
+        n = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
+        n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
+        light = np.array([0.3, -0.4, -1.0]) if light_dir is None else np.asarray(light_dir, dtype=np.float64)
+        light /= np.linalg.norm(light)
+        shade = 0.35 + 0.65 * np.abs(n @ light)
+        facecolors = np.clip(shade[:, None] * base[None, :], 0, 1)
+    else:
+        facecolors = [tuple(base)] * len(tris)
+    ax.add_collection(PolyCollection(tris, facecolors=facecolors, edgecolors=edgecolor, linewidths=0.2, alpha=alpha))
+    width, height = image_size
+    ax.set_xlim(-0.5, width - 0.5)
+    ax.set_ylim(height - 0.5, -0.5)
+    ax.set_aspect("equal")
