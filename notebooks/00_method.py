@@ -24,19 +24,21 @@
 # 3. the single-term loss of Eq. 2: the squared reprojection error of all model points, summed over views,
 #    which learns shape and camera pose together without weights to tune.
 #
-# *Inputs:* none. *Outputs:* figures only. *Run time:* a few seconds for every profile
-# (`smoke`, `cpu`, `paper` only change the size of the toy population and of the loss sweeps).
+# *Inputs:* none. *Outputs:* figures only. *Run time:* seconds for every profile (`smoke`, `cpu` and
+# `paper` only change the number of synthetic faces and the resolution of the loss sweeps).
 #
 # ```{note}
-# The face template and the synthetic face world are built in the data set chapter. Until that
-# chapter exists this one uses a **placeholder head**: an ellipsoid made with `trimesh`, with a nose
-# and smooth random bumps. It is not a face; it only serves to show the geometry.
+# The faces here come from the project's synthetic face world (`facelib.template`,
+# `facelib.identity`): a face template with the iBUG-68 landmarks and a generator of anatomically
+# parameterised identities. In this chapter the 3DMM is fit directly on generated faces, which are
+# already in template topology; the data set chapter builds it as the paper does, from raw scans
+# registered to the template.
 # ```
 
 # %% tags=["parameters"]
 profile = "smoke"  # which parameter file drove this run (notebooks/params/<profile>.yaml)
-seed = 0  # seeds the placeholder population and the example scene
-n_shapes = 40  # size of the placeholder population the 3DMM is built from
+seed = 0  # seeds the synthetic faces and the example scene
+n_shapes = 40  # number of synthetic faces the 3DMM is built from
 sweep_steps = 21  # points per axis of the loss sweeps
 
 # %%
@@ -47,45 +49,33 @@ import trimesh
 from scipy.spatial import cKDTree
 
 from facelib import camera, viz
+from facelib.identity import face_shapes, sample_identities
 from facelib.losses import reprojection_loss
 from facelib.morphable_model import MorphableModel
+from facelib.template import NOSE_TIP, build_template
 
 torch.set_default_dtype(torch.float64)
 rng = np.random.default_rng(seed)
-print(f"profile {profile}: {n_shapes} placeholder shapes, {sweep_steps} sweep steps, seed {seed}")
+print(f"profile {profile}: {n_shapes} faces, {sweep_steps} sweep steps, seed {seed}")
 
 # %% [markdown]
-# ## 1. A placeholder population and its 3DMM
+# ## 1. A population of faces and its 3DMM
 #
-# Every head is an icosphere (642 vertices, one shared topology) stretched to an ellipsoid of random
-# half-widths around 75 mm (ear to ear), 100 mm (forehead to chin) and 90 mm (front to back), plus a
-# nose of random height on the front (towards $-z$) and a random smooth field of bumps along the
-# surface normal (a polynomial of degree 3 in the sphere's coordinates, a few millimetres high).
-# The mirror index pairs each vertex with its twin across the plane $x = 0$.
+# The template is a grid of 6,075 vertices over the face region, from the hairline to under the chin
+# and from ear to ear, exactly symmetric (each vertex has a mirror twin) and carrying the 68 iBUG
+# landmarks. Each identity is drawn from 25 anatomical parameters (face width and height, forehead
+# slope, brow ridge, eye spacing and sockets, nose length, width, bridge and projection, cheekbones,
+# lips, chin, jaw, a little asymmetry, ...) plus a smooth random residual field.
 
 # %%
-sphere = trimesh.creation.icosphere(subdivisions=3)
-unit, faces = sphere.vertices, sphere.faces
-monomials = np.stack(
-    [unit[:, 0] ** a * unit[:, 1] ** b * unit[:, 2] ** c for a in range(4) for b in range(4) for c in range(4) if a + b + c <= 3],
-    axis=1,
-)
-nose = np.exp(-(unit[:, 0] ** 2 / 0.02 + (unit[:, 1] - 0.05) ** 2 / 0.05)) * (unit[:, 2] < 0)
-half_widths = np.array([75.0, 100.0, 90.0]) * (1 + 0.05 * rng.standard_normal((n_shapes, 3)))
-bumps = monomials @ (3.0 * rng.standard_normal((monomials.shape[1], n_shapes)))  # (P, N) mm
-nose_height = 18.0 + 4.0 * rng.standard_normal(n_shapes)
-shapes = (
-    unit[None] * half_widths[:, None, :]
-    + bumps.T[..., None] * unit[None]
-    + (nose_height[:, None] * nose[None])[..., None] * np.array([0.0, 0.0, -1.0])
-)
-mirror = cKDTree(unit).query(unit * [-1.0, 1.0, 1.0])[1]
-nose_tip = int(np.argmin(unit[:, 2]))
-
-model = MorphableModel.fit(shapes, faces=faces, landmarks=np.array([nose_tip]), mirror=mirror, variance=0.99)
-print(f"{n_shapes} shapes of {model.n_points} vertices -> {model.n_modes} modes explain 99 % of the variance")
+template = build_template()
+shapes = face_shapes(sample_identities(n_shapes, rng), template)
+faces = template.faces
+nose_tip = int(template.landmarks[NOSE_TIP])
+model = MorphableModel.fit(shapes, faces=faces, landmarks=template.landmarks, mirror=template.mirror, variance=0.99)
+print(f"{n_shapes} faces of {model.n_points} vertices -> {model.n_modes} modes explain 99 % of the variance")
 rms_per_sigma = model.std / np.sqrt(model.n_points)
-print(f"RMS vertex displacement of one σ of the first five modes (mm): {np.round(rms_per_sigma[:5], 1)}")
+print(f"RMS vertex displacement of one σ of the first five modes (mm): {np.round(rms_per_sigma[:5], 2)}")
 
 # %% [markdown]
 # Procrustes alignment removes position, orientation and overall size before PCA (paper, 4.1), so the
@@ -111,7 +101,7 @@ fig.tight_layout()
 # (yaw, pitch, roll) describe a camera relative to the face; yaw $> 0$ shows the subject's left cheek.
 
 # %%
-width = height = 128
+width = height = 160
 K = camera.intrinsics_from_fov(30.0, width, height, dtype=torch.float64)
 distance = 600.0
 yaws = torch.tensor([-60.0, -30.0, 0.0, 30.0, 60.0])
@@ -128,9 +118,9 @@ cam_pts = camera.model_to_camera(mean_shape, q_views, t_views)  # (5 views, P, 3
 fig, axes = plt.subplots(1, 5, figsize=(13, 3))
 for ax, yaw, uv_v, cam_v in zip(axes, yaws.tolist(), uv, cam_pts):
     viz.draw_mesh_2d(ax, uv_v.numpy(), faces, cam_v[:, 2].numpy(), image_size=(width, height), vertices_cam=cam_v.numpy())
-    ax.plot(*uv_v[nose_tip].numpy(), "r.", ms=6)
+    ax.plot(*uv_v[template.landmarks].numpy().T, "r.", ms=2)
     ax.set_title(f"yaw {yaw:+.0f}°")
-fig.suptitle("the mean placeholder head through five cameras at 600 mm (red: nose tip)")
+fig.suptitle("the mean face through five cameras at 600 mm (red: the 68 landmarks)")
 fig.tight_layout()
 
 # %% [markdown]
@@ -221,12 +211,37 @@ at_truth = reprojection_loss(shape_pred=shape_true[None], q_pred=q_true[None], t
 print(f"loss at the truth (V = 3): {at_truth.item():.2f} px²")
 
 # %% [markdown]
-# ### What one view cannot see
+# ### Exchange rates between shape and pose errors
 #
-# How much does one standard deviation of each mode move the projected points? Per view, the frontal
-# camera alone is nearly blind to some modes (those that change depth: the nose, the forehead slope),
-# while the three views see all of them. A single-view network must guess those modes from shading and
-# context; a multi-view one sees them.
+# All errors are paid in the same currency, pixels², so the one term needs no weights. Reading the
+# sweeps above at small errors gives the exchange rate: how much yaw or distance error costs as
+# much as one standard deviation of error on the first shape mode.
+
+# %%
+for V in (1, 3):
+    cost = {}
+    for label, (d_yaw, d_dist, d_alpha1) in sweeps.items():
+        alpha_pred = alpha_true + d_alpha1[:, None] * torch.eye(model.n_modes)[0]
+        q_pred, t_pred = camera.orbit_pose(
+            torch.stack([view_yaws + d_yaw[:, None], zeros3.expand(n, 3), zeros3.expand(n, 3)], -1),
+            (distance + d_dist[:, None]).expand(n, 3),
+        )
+        loss = reprojection_loss(shape_pred=model.shape(alpha_pred), q_pred=q_pred[:, view_sel[V]],
+                                 t_pred=t_pred[:, view_sel[V]], **truth[V](n), reduction="none")
+        step = (d_yaw + d_dist + d_alpha1)[n // 2 + 1].item()  # the first step away from the truth
+        cost[label] = loss[n // 2 + 1].item() / step**2  # px² per unit², a quadratic near the truth
+    one_sigma = cost["error of α₁ (σ)"]
+    print(f"V = {V}: 1σ of α₁ costs {one_sigma:.2f} px², as much as "
+          f"{np.sqrt(one_sigma / cost['yaw error of every view (°)']):.2f}° of yaw or "
+          f"{np.sqrt(one_sigma / cost['distance error (mm)']):.1f} mm of distance")
+
+# %% [markdown]
+# ### Per mode, per view
+#
+# How much does one standard deviation of each mode move the projected points in one view? The
+# frontal view alone against the average over the three views: a ratio below one (printed below the
+# chart) marks a mode that moves the points of the frontal view less than those of the side views, a
+# change that a single frontal photograph sees least.
 
 # %%
 alpha_each = alpha_true + torch.eye(model.n_modes)  # row k: mode k off by +1σ
@@ -240,45 +255,9 @@ for V, offset in [(1, -0.2), (3, 0.2)]:
 ax.set(xlabel="mode", ylabel="loss per view at +1σ (px²)", yscale="log")
 ax.legend()
 fig.tight_layout()
-blind = int(torch.argmin(per_view[1] / per_view[3]))
-print(f"mode {blind + 1} is the hardest for the frontal view: {per_view[1][blind]:.2f} px² there against "
-      f"{per_view[3][blind]:.2f} px² per view over three views")
-
-# %% [markdown]
-# ### Shape and pose are coupled
-#
-# Because one term carries both, an error in the shape can be partly paid back by a wrong pose. We look
-# for the mode whose error the frontal view can best hide by turning the camera, and map the loss over
-# that coefficient and the yaw together. With one view the valley is tilted (white dots: the best yaw for
-# each shape error); with three views the other views pin the yaw down and the valley closes. This is
-# why the paper's siamese multi-view network, trained with the same single term, reconstructs better.
-
-# %%
-yaw_grid = torch.linspace(-20, 20, n)
-best_yaw = []
-for k in range(model.n_modes):
-    q_k, t_k = camera.orbit_pose(torch.stack([view_yaws + yaw_grid[:, None], zeros3.expand(n, 3), zeros3.expand(n, 3)], -1), distance)
-    loss = reprojection_loss(shape_pred=model.shape(alpha_true + 2 * torch.eye(model.n_modes)[k]).expand(n, -1, -1),
-                             q_pred=q_k[:, view_sel[1]], t_pred=t_k[:, view_sel[1]], **truth[1](n), reduction="none")
-    best_yaw.append(yaw_grid[loss.argmin()].item())
-k_star = int(np.argmax(np.abs(best_yaw)))
-d_yaw, d_alpha = torch.meshgrid(yaw_grid, torch.linspace(-3, 3, n), indexing="ij")
-q_grid, t_grid = camera.orbit_pose(
-    torch.stack([view_yaws + d_yaw.reshape(-1, 1), zeros3.expand(n * n, 3), zeros3.expand(n * n, 3)], -1), distance
-)
-shape_grid = model.shape(alpha_true + d_alpha.reshape(-1, 1) * torch.eye(model.n_modes)[k_star])
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-for ax, V in zip(axes, (1, 3)):
-    loss = reprojection_loss(shape_pred=shape_grid, q_pred=q_grid[:, view_sel[V]], t_pred=t_grid[:, view_sel[V]],
-                             **truth[V](n * n), reduction="none").reshape(n, n)
-    im = ax.contourf(d_alpha.numpy(), d_yaw.numpy(), np.log10(loss.numpy() + 1e-3), levels=20, cmap="viridis")
-    best = loss.argmin(dim=0)
-    ax.plot(d_alpha[0].numpy(), d_yaw[best, 0].numpy(), "w.", ms=4)
-    ax.set(xlabel=f"error of α{k_star + 1} (σ)", ylabel="yaw error (°)", title=f"log10 loss (px²), V = {V}")
-    fig.colorbar(im, ax=ax)
-    print(f"V = {V}: a +3σ error of α{k_star + 1} is best matched with a yaw error of {d_yaw[best[-1], 0]:+.1f}°, "
-          f"leaving {loss[best[-1], -1]:.2f} px² (with the true yaw: {loss[n // 2, -1]:.2f} px²)")
-fig.tight_layout()
+ratio = (per_view[1] / per_view[3]).numpy()
+print(f"frontal view / three-view average, per mode: median {np.median(ratio):.2f}, "
+      f"lowest {ratio.min():.2f} (mode {ratio.argmin() + 1})")
 
 # %% [markdown]
 # ## Summary
@@ -287,9 +266,9 @@ fig.tight_layout()
 #   down, face towards $-z$; OpenCV camera; quaternions $(w, x, y, z)$), pinned by the tests.
 # * The 3DMM is Procrustes alignment plus PCA, keeping the modes for 99 % of the variance, with
 #   standard-normal coefficients.
-# * Eq. 2 is one reprojection term summed over views. It vanishes only when shape and cameras agree
-#   with the truth in every view; with more views its valley narrows, which is what the multi-view
-#   chapters exploit.
+# * Eq. 2 is one reprojection term summed over views, in pixels². Shape and pose errors are paid in
+#   the same currency, so no weights are needed; it vanishes only when shape and cameras agree with the
+#   truth in every view, and side views add the changes that a frontal view sees least.
 #
-# Next: the data set chapter builds the face template, the synthetic face world and the real 3DMM that
-# replace the placeholder head used here.
+# Next: the data set chapter renders these faces into photographs with known cameras, simulates raw
+# scans, registers the template to them and builds the 3DMM the networks regress.
