@@ -21,13 +21,14 @@ down, the face looking towards -z). Everything is numpy float64.
 from __future__ import annotations
 
 from dataclasses import astuple, dataclass, fields
+from functools import lru_cache
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from facelib.template import HEAD_RADIUS_MM, Y_TOP_MM, FaceTemplate
+from facelib.template import HEAD_RADIUS_MM, S_MAX_MM, Y_CHIN_MM, Y_TOP_MM, FaceTemplate
 
-__all__ = ["Identity", "PARAMETER_PRIORS", "sample_identities", "face_shape", "face_shapes"]
+__all__ = ["Identity", "PARAMETER_PRIORS", "sample_identities", "surface_points", "face_shape", "face_shapes"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class Identity:
     """Anatomical parameters of one face (all in mm unless noted) and its residual field.
 
     The defaults are the population mean. ``residual`` holds the coefficients of the smooth random
-    field (see :func:`_residual_basis`); ``None`` means no residual.
+    field (see :func:`_residual_fields`); ``None`` means no residual.
     """
 
     face_width: float = 74.0  # half-width of the head at the cheekbones
@@ -231,45 +232,70 @@ def _features(idt: Identity, s: np.ndarray, y: np.ndarray) -> np.ndarray:
     return d
 
 
-def _residual_basis(s: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Smooth fields on the canonical domain, (P, RESIDUAL_SIZE), each with unit RMS over the face.
+def _residual_fields(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The raw residual fields at (s, y), (N, RESIDUAL_SIZE), and their relative weights (RESIDUAL_SIZE,).
 
-    Half are symmetric in ``s`` and half antisymmetric: products of cosines and sines with
-    wavelengths from 250 mm down to about 35 mm, fixed for all identities (the identity draws
-    their coefficients).
+    Half are symmetric in ``s`` and half antisymmetric: products of cosines and sines with wavelengths
+    from 250 mm down to about 35 mm, fixed for all identities (an identity draws their coefficients).
+    Longer wavelengths get larger weights; the antisymmetric half is weaker (faces are mostly symmetric).
     """
     k = RESIDUAL_SIZE // 2
-    # deterministic frequencies: 8 horizontal x 6 vertical, from 1/250 to 1/35 per mm
     fx = np.geomspace(1 / 250, 1 / 35, 8)
     fy = np.geomspace(1 / 250, 1 / 40, 6)
-    sym, anti = [], []
+    sym, anti, wavelength = [], [], []
     for i, a in enumerate(fx):
         for j, b in enumerate(fy):
             phase = 0.7 * (i + 2 * j)
             sym.append(np.cos(2 * np.pi * a * s) * np.cos(2 * np.pi * b * (y + 95.0) + phase))
             anti.append(np.sin(2 * np.pi * a * s) * np.cos(2 * np.pi * b * (y + 95.0) + phase))
-    basis = np.stack(sym[:k] + anti[:k], axis=1)
-    weights = np.concatenate([np.full(k, 1.0), np.full(k, 0.35)])  # mostly symmetric faces
-    basis = basis / np.sqrt((basis**2).mean(axis=0, keepdims=True))
-    # larger features vary more: weight the coefficients by the wavelength
-    wavelength = np.tile(np.array([1 / np.hypot(a, b) for a in fx for b in fy]), 2)
-    scale = (wavelength / wavelength.max()) ** 0.5
-    w = weights * scale
-    return basis * (w / np.sqrt((w**2).sum()))[None, :]  # unit expected RMS for standard-normal coefficients
+            wavelength.append(1 / np.hypot(a, b))
+    fields_ = np.stack(sym[:k] + anti[:k], axis=1)
+    wavelength = np.array(wavelength[:k] * 2)
+    weights = np.concatenate([np.full(k, 1.0), np.full(k, 0.35)]) * (wavelength / wavelength.max()) ** 0.5
+    return fields_, weights
 
 
-def face_shape(identity: Identity, template: FaceTemplate) -> np.ndarray:
-    """The face of ``identity`` in template topology: vertices (P, 3) in mm, model frame."""
-    s_c, y_c = template.canonical[:, 0], template.canonical[:, 1]
+@lru_cache(maxsize=1)
+def _residual_normalisation() -> np.ndarray:
+    """Per-field factors (RESIDUAL_SIZE,), computed once on a fixed grid over the face region, that give
+    every field unit RMS and the whole residual unit expected RMS for standard-normal coefficients.
+    Fixed constants, so a face and its raw scan (sampled elsewhere) get the same residual."""
+    s, y = np.meshgrid(np.linspace(-S_MAX_MM, S_MAX_MM, 101), np.linspace(Y_TOP_MM, Y_CHIN_MM, 91))
+    raw, weights = _residual_fields(s.ravel(), y.ravel())
+    rms = np.sqrt((raw**2).mean(axis=0))
+    return weights / np.sqrt((weights**2).sum()) / rms
+
+
+def _residual(coeff: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The residual displacement (N,) in mm at canonical (s, y) for coefficients (RESIDUAL_SIZE,)."""
+    coeff = np.asarray(coeff, dtype=np.float64)
+    if coeff.shape != (RESIDUAL_SIZE,):
+        raise ValueError(f"expected residual coefficients ({RESIDUAL_SIZE},), got {coeff.shape}")
+    raw, _ = _residual_fields(s, y)
+    return RESIDUAL_MM * raw @ (_residual_normalisation() * coeff)
+
+
+def surface_points(identity: Identity, canonical: np.ndarray) -> np.ndarray:
+    """Points (N, 3) in mm, model frame, of the face of ``identity`` at canonical ``(s, y)`` (N, 2) in mm.
+
+    Works for any canonical points, also beyond the template's region (a raw scan covers more of the
+    head); features fade out away from the face.
+    """
+    canonical = np.asarray(canonical, dtype=np.float64)
+    if canonical.ndim != 2 or canonical.shape[1] != 2:
+        raise ValueError(f"expected canonical points (N, 2), got {canonical.shape}")
+    s_c, y_c = canonical[:, 0], canonical[:, 1]
     s, y = _warp(identity, s_c, y_c)
     pts, normals = _base(identity, s, y)
     disp = _features(identity, s_c, y_c)
     if identity.residual is not None:
-        coeff = np.asarray(identity.residual, dtype=np.float64)
-        if coeff.shape != (RESIDUAL_SIZE,):
-            raise ValueError(f"expected residual coefficients ({RESIDUAL_SIZE},), got {coeff.shape}")
-        disp = disp + RESIDUAL_MM * (_residual_basis(s_c, y_c) @ coeff)
+        disp = disp + _residual(identity.residual, s_c, y_c)
     return pts + disp[:, None] * normals
+
+
+def face_shape(identity: Identity, template: FaceTemplate) -> np.ndarray:
+    """The face of ``identity`` in template topology: vertices (P, 3) in mm, model frame."""
+    return surface_points(identity, template.canonical)
 
 
 def face_shapes(identities: list[Identity], template: FaceTemplate) -> np.ndarray:

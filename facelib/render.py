@@ -253,3 +253,27 @@ def render(
     normals = vertex_normals(vertices, faces)
     images = shade(fragments, faces, albedo, normals, light_dir, ambient, diffuse, background)
     return RenderedImages(images=images, fragments=fragments)
+
+
+def measure_throughput(vertices: torch.Tensor, faces: torch.Tensor, image_size: int, *, batch: int = 64,
+                       repeats: int = 3, fov_deg: float = 30.0, distance_mm: float = 600.0) -> float:
+    """Images per second of :func:`render` for ``batch`` copies of one mesh (P, 3) seen from yaws spread
+    over -90°..90°: the best of ``repeats`` timed calls (after one warm-up call)."""
+    import time
+
+    from facelib.camera import intrinsics_from_fov, orbit_pose
+
+    v = vertices.float().expand(batch, -1, -1)
+    yaw = torch.linspace(-90.0, 90.0, batch)
+    q, t = orbit_pose(torch.stack([yaw, torch.zeros(batch), torch.zeros(batch)], -1), distance_mm)
+    K = intrinsics_from_fov(fov_deg, image_size, image_size).expand(batch, 3, 3)
+    albedo = torch.full_like(v, 0.7)
+    light = torch.tensor([[0.3, -0.4, -1.0]]).expand(batch, 3)
+    bg = torch.zeros(batch, 3, image_size, image_size)
+    best = float("inf")
+    for k in range(repeats + 1):
+        start = time.perf_counter()
+        render(v, faces, albedo, K, q, t, light, bg)
+        if k:
+            best = min(best, time.perf_counter() - start)
+    return batch / best

@@ -1,0 +1,213 @@
+"""Photographs of the synthetic faces with known cameras: training scenes and 3DFAW-like captures.
+
+Cameras are face crops of phone photographs: a pinhole camera 350-800 mm from the head whose crop
+frames the head (the focal length follows the distance so that the 190 mm from hairline to chin
+fill 55-80 % of the image height), with the principal point off-centre by the crop's offset. A
+training scene holds ``V`` views of one subject spread over the whole yaw range (-90° to 90°, one
+view per yaw sector), with some pitch and roll; each has its own light and background, and sensor
+noise. Ground truth: ``K, q, t`` per view (:mod:`facelib.camera`) and the shape.
+
+Test captures imitate 3DFAW-2019's videos: ``orbit``, a hand-held camera circling the head (the
+light fixed in the world, so fixed on the face), and ``turn``, a static camera with the subject
+turning the head from one side to the other (the light fixed in the world, so it moves over the
+face as the head turns).
+
+Whole-scene mirroring (:func:`mirror_scene`) flips the image, mirrors the camera and the shape
+consistently: the paper's "fully symmetrized" augmentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from facelib.appearance import random_backgrounds, random_lights
+from facelib.camera import mirror_camera, orbit_pose, project, quaternion_to_matrix
+from facelib.morphable_model import mirror_shapes
+from facelib.render import RasterSettings, rasterize, render
+
+__all__ = [
+    "CameraSettings", "Cameras", "sample_scene_cameras", "sample_capture_cameras", "render_images", "mirror_scene",
+    "landmark_consistency",
+]
+
+HEAD_HEIGHT_MM = 190.0
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """Distributions of the cameras. Angles in degrees, lengths in mm, sizes in pixels."""
+
+    image_size: int = 64
+    distance_mm: tuple[float, float] = (350.0, 800.0)
+    face_fill: tuple[float, float] = (0.55, 0.8)
+    principal_jitter: float = 0.04  # fraction of the image size
+    pitch_std_deg: float = 10.0
+    roll_std_deg: float = 5.0
+    max_yaw_deg: float = 90.0
+    noise_std: tuple[float, float] = (0.005, 0.025)  # sensor noise, image intensities in [0, 1]
+
+
+@dataclass
+class Cameras:
+    """K (..., 3, 3) px, q (..., 4), t (..., 3) mm; light directions (..., 3) in the model frame, ambient
+    and diffuse intensities (...,)."""
+
+    K: torch.Tensor
+    q: torch.Tensor
+    t: torch.Tensor
+    light_dir: torch.Tensor
+    ambient: torch.Tensor
+    diffuse: torch.Tensor
+
+
+def _intrinsics(distance: torch.Tensor, settings: CameraSettings, g: torch.Generator) -> torch.Tensor:
+    S = settings.image_size
+    lo, hi = settings.face_fill
+    fill = lo + (hi - lo) * torch.rand(distance.shape, generator=g, dtype=torch.float64)
+    f = fill * S * distance / HEAD_HEIGHT_MM
+    c = (S - 1) / 2 + settings.principal_jitter * S * (2 * torch.rand(*distance.shape, 2, generator=g, dtype=torch.float64) - 1)
+    K = torch.zeros(*distance.shape, 3, 3, dtype=torch.float64)
+    K[..., 0, 0] = K[..., 1, 1] = f
+    K[..., 0, 2], K[..., 1, 2] = c[..., 0], c[..., 1]
+    K[..., 2, 2] = 1.0
+    return K
+
+
+def _pose(yaw: torch.Tensor, settings: CameraSettings, g: torch.Generator, distance: torch.Tensor):
+    pitch = (torch.randn(yaw.shape, generator=g, dtype=torch.float64) * settings.pitch_std_deg).clamp(-25, 25)
+    roll = (torch.randn(yaw.shape, generator=g, dtype=torch.float64) * settings.roll_std_deg).clamp(-15, 15)
+    q, t = orbit_pose(torch.stack([yaw, pitch, roll], -1), distance)
+    # the head is not exactly on the optical axis (the crop is not centred on the head's centre)
+    t = t + torch.cat([torch.randn(*yaw.shape, 2, generator=g, dtype=torch.float64) * 8.0, torch.zeros(*yaw.shape, 1, dtype=torch.float64)], -1)
+    return q, t
+
+
+def sample_scene_cameras(n_scenes: int, views: int, settings: CameraSettings, generator: torch.Generator) -> Cameras:
+    """Cameras of ``n_scenes`` training scenes with ``views`` views each, shapes (n_scenes, views, ...).
+
+    The yaw range is cut into ``views`` equal sectors and each view draws its yaw in its own sector,
+    so every scene sees the face from the whole range; the order of the views is then shuffled.
+    """
+    g = generator
+    edges = torch.linspace(-settings.max_yaw_deg, settings.max_yaw_deg, views + 1, dtype=torch.float64)
+    yaw = edges[:-1] + (edges[1:] - edges[:-1]) * torch.rand(n_scenes, views, generator=g, dtype=torch.float64)
+    order = torch.argsort(torch.rand(n_scenes, views, generator=g), dim=1)
+    yaw = torch.gather(yaw, 1, order)
+    lo, hi = settings.distance_mm
+    distance = lo + (hi - lo) * torch.rand(n_scenes, views, generator=g, dtype=torch.float64)
+    q, t = _pose(yaw, settings, g, distance)
+    K = _intrinsics(distance, settings, g)
+    light_dir, ambient, diffuse = random_lights(n_scenes * views, g)
+    return Cameras(K, q, t, light_dir.double().view(n_scenes, views, 3), ambient.double().view(n_scenes, views),
+                   diffuse.double().view(n_scenes, views))
+
+
+def sample_capture_cameras(kind: str, n_frames: int, settings: CameraSettings, generator: torch.Generator) -> Cameras:
+    """The frames (n_frames, ...) of one capture: ``"orbit"`` or ``"turn"`` (see the module doc).
+
+    The yaw sweeps smoothly from one side (about ±80°) to the other, with a slow wobble in pitch and
+    roll and in distance, as a hand-held video would.
+    """
+    if kind not in ("orbit", "turn"):
+        raise ValueError(f"capture kind must be 'orbit' or 'turn', got {kind!r}")
+    g = generator
+    u = torch.linspace(0.0, 1.0, n_frames, dtype=torch.float64)
+    start = 70.0 + 15.0 * torch.rand((), generator=g, dtype=torch.float64)
+    sign = 1.0 if torch.rand((), generator=g) < 0.5 else -1.0
+    yaw = sign * start * torch.cos(torch.pi * u)
+    phase = torch.rand(3, generator=g, dtype=torch.float64) * 2 * torch.pi
+    pitch = 6.0 * torch.sin(2 * torch.pi * u + phase[0]) + 4.0 * (torch.rand((), generator=g, dtype=torch.float64) - 0.5)
+    roll = 3.0 * torch.sin(2 * torch.pi * u + phase[1])
+    lo, hi = settings.distance_mm
+    base = lo + (hi - lo) * torch.rand((), generator=g, dtype=torch.float64)
+    wobble = 0.04 if kind == "orbit" else 0.0
+    distance = base * (1.0 + wobble * torch.sin(2 * torch.pi * u + phase[2]))
+    q, t = orbit_pose(torch.stack([yaw, pitch, roll], -1), distance)
+    K = _intrinsics(distance.mean().expand(n_frames), settings, g)[0].expand(n_frames, 3, 3).clone()
+    light_dir, ambient, diffuse = random_lights(1, g)
+    light_dir = light_dir.double()
+    if kind == "orbit":  # the light stays put relative to the face
+        light = light_dir.expand(n_frames, 3).clone()
+    else:  # the light stays put relative to the camera, which is fixed: it turns in the face's frame
+        light_cam = light_dir[0] @ quaternion_to_matrix(q[n_frames // 2]).T  # as lit in the frontal frame
+        light = (quaternion_to_matrix(q).transpose(-1, -2) @ light_cam[:, None])[..., 0]
+    return Cameras(K, q, t, light, ambient.double().expand(n_frames).clone(), diffuse.double().expand(n_frames).clone())
+
+
+def render_images(
+    shapes: torch.Tensor, faces: torch.Tensor, albedo: torch.Tensor, cameras: Cameras, settings: CameraSettings,
+    generator: torch.Generator, *, one_background_per_row: bool = False, batch: int = 256,
+) -> torch.Tensor:
+    """Photographs (N, V, 3, S, S) uint8 of shapes (N, P, 3) mm with albedo (N, P, 3), one per camera
+    (cameras shaped (N, V, ...)): rendered over random backgrounds (one per image, or one per row of
+    V frames for videos), with Gaussian sensor noise."""
+    N, V = cameras.q.shape[:2]
+    S = settings.image_size
+    P = shapes.shape[1]
+    flat = lambda x: x.reshape(N * V, *x.shape[2:])  # noqa: E731
+    K, q, t, light = flat(cameras.K).float(), flat(cameras.q).float(), flat(cameras.t).float(), flat(cameras.light_dir).float()
+    amb, dif = flat(cameras.ambient).float(), flat(cameras.diffuse).float()
+    subject = torch.arange(N).repeat_interleave(V)
+    out = torch.empty(N * V, 3, S, S, dtype=torch.uint8)
+    lo, hi = settings.noise_std
+    raster = RasterSettings(image_size=(S, S))
+    row_backgrounds = random_backgrounds(N, S, S, generator) if one_background_per_row else None
+    for i in range(0, N * V, batch):
+        j = min(i + batch, N * V)
+        idx = subject[i:j]
+        bg = row_backgrounds[idx] if one_background_per_row else random_backgrounds(j - i, S, S, generator)
+        img = render(shapes[idx].float().view(-1, P, 3), faces, albedo[idx].float(), K[i:j], q[i:j], t[i:j], light[i:j], bg,
+                     ambient=amb[i:j], diffuse=dif[i:j], settings=raster).images
+        sigma = lo + (hi - lo) * torch.rand(j - i, 1, 1, 1, generator=generator)
+        img = img + sigma * torch.randn(img.shape, generator=generator)
+        out[i:j] = (img.clamp(0, 1) * 255).round().to(torch.uint8)
+    return out.view(N, V, 3, S, S)
+
+
+def mirror_scene(images: torch.Tensor, K: torch.Tensor, q: torch.Tensor, t: torch.Tensor, shape: torch.Tensor,
+                 mirror: np.ndarray):
+    """The mirror image of a whole scene: images (..., 3, H, W) flipped left-right, cameras (..., 3, 3),
+    (..., 4), (..., 3) mirrored with :func:`facelib.camera.mirror_camera`, and the shape (..., P, 3) with
+    :func:`facelib.morphable_model.mirror_shapes`. The mirrored shape through the mirrored camera lands
+    on the flipped pixels."""
+    width = images.shape[-1]
+    K_m, q_m, t_m = mirror_camera(K, q, t, width)
+    return images.flip(-1), K_m, q_m, t_m, mirror_shapes(shape, mirror)
+
+
+def landmark_consistency(shapes: torch.Tensor, faces: torch.Tensor, landmarks: np.ndarray, K: torch.Tensor,
+                         q: torch.Tensor, t: torch.Tensor, image_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Where the rendered landmark vertices are against where the camera model projects them.
+
+    For every image (shapes (N, P, 3), cameras (N, V, ...)) the renderer's per-pixel surface points are
+    interpolated from its barycentrics; the rendered position of a landmark is the pixel whose surface
+    point is nearest to the landmark vertex. A landmark counts as visible when that nearest point is
+    within one pixel's footprint (depth / focal length) of the vertex.
+
+    Returns offsets (N, V, L) in pixels between the rendered and the projected positions, and
+    visible (N, V, L) bool.
+    """
+    N, V = q.shape[:2]
+    L = len(landmarks)
+    faces = faces.to(torch.long)
+    offsets = np.full((N, V, L), np.nan)
+    visible = np.zeros((N, V, L), bool)
+    lm = torch.as_tensor(np.asarray(landmarks), dtype=torch.long)
+    for n in range(N):
+        verts = shapes[n].expand(V, -1, -1)
+        frags = rasterize(verts, faces, K[n], q[n], t[n], RasterSettings(image_size=(image_size, image_size)))
+        projected = project(shapes[n][lm].expand(V, -1, -1), K[n], q[n], t[n])  # (V, L, 2)
+        for v in range(V):
+            ys, xs = frags.mask[v].nonzero(as_tuple=True)
+            tri = frags.triangle[v, ys, xs]
+            surface = (frags.bary[v, ys, xs][..., None] * shapes[n][faces[tri]]).sum(1)  # (M, 3) model frame
+            dist = torch.cdist(shapes[n][lm], surface)  # (L, M)
+            best = dist.argmin(dim=1)
+            footprint = frags.depth[v, ys[best], xs[best]] / K[n, v, 0, 0]
+            visible[n, v] = (dist[torch.arange(L), best] < footprint).numpy()
+            pixel = torch.stack([xs[best], ys[best]], -1).to(projected.dtype)
+            offsets[n, v] = (pixel - projected[v]).norm(dim=-1).numpy()
+    return offsets, visible
