@@ -73,35 +73,35 @@ class Identity:
 
 #: (mean, standard deviation) of each anatomical parameter in the population.
 PARAMETER_PRIORS: dict[str, tuple[float, float]] = {
-    "face_width": (74.0, 3.5),
+    "face_width": (74.0, 6.5),
     "face_height": (1.0, 0.045),
-    "face_depth": (92.0, 4.0),
-    "forehead_slope": (12.0, 5.0),
-    "brow_ridge": (3.5, 1.3),
-    "eye_socket_depth": (7.0, 1.5),
-    "eye_spacing": (0.0, 2.0),
-    "eye_height": (0.0, 2.5),
-    "nose_length": (0.0, 3.0),
+    "face_depth": (92.0, 7.8),
+    "forehead_slope": (12.0, 10.4),
+    "brow_ridge": (3.5, 2.86),
+    "eye_socket_depth": (7.0, 3.25),
+    "eye_spacing": (0.0, 1.5),
+    "eye_height": (0.0, 2.0),
+    "nose_length": (0.0, 2.5),
     "nose_width": (1.0, 0.12),
-    "nose_projection": (21.0, 3.0),
-    "nose_bridge": (7.0, 2.0),
-    "nose_tip": (3.0, 1.0),
-    "cheekbones": (5.0, 1.8),
-    "cheek_fullness": (3.5, 2.0),
+    "nose_projection": (21.0, 5.85),
+    "nose_bridge": (7.0, 3.9),
+    "nose_tip": (3.0, 1.95),
+    "cheekbones": (5.0, 3.9),
+    "cheek_fullness": (3.5, 4.55),
     "mouth_width": (1.0, 0.08),
-    "mouth_height": (0.0, 2.5),
-    "upper_lip": (4.0, 1.2),
-    "lower_lip": (4.5, 1.3),
-    "chin_projection": (6.0, 2.5),
-    "chin_width": (28.0, 4.0),
-    "jaw_width": (60.0, 4.0),
+    "mouth_height": (0.0, 2.0),
+    "upper_lip": (4.0, 2.34),
+    "lower_lip": (4.5, 2.6),
+    "chin_projection": (6.0, 5.2),
+    "chin_width": (28.0, 6.5),
+    "jaw_width": (60.0, 7.8),
     "jaw_angle": (0.0, 0.4),
-    "temples": (4.0, 1.5),
+    "temples": (4.0, 3.25),
     "asymmetry": (0.0, 0.03),
 }
 N_PARAMETERS = len(PARAMETER_PRIORS)
 RESIDUAL_SIZE = 2 * 48  # coefficients of the residual field: a symmetric and an antisymmetric part
-RESIDUAL_MM = 0.9  # RMS amplitude of the residual field
+RESIDUAL_MM = 2.6  # RMS amplitude of the residual field in the middle of the face
 
 
 def sample_identities(n: int, rng: np.random.Generator, *, residual: bool = True) -> list[Identity]:
@@ -272,7 +272,10 @@ def _residual(coeff: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
     if coeff.shape != (RESIDUAL_SIZE,):
         raise ValueError(f"expected residual coefficients ({RESIDUAL_SIZE},), got {coeff.shape}")
     raw, _ = _residual_fields(s, y)
-    return RESIDUAL_MM * raw @ (_residual_normalisation() * coeff)
+    # strongest on the face, weaker towards the ears, the hairline and under the chin (smooth outlines)
+    window = 1.0 - 0.6 * _smoothstep(np.abs(s), 55.0, 115.0)
+    window = window * (1.0 - 0.6 * _smoothstep(-y, 60.0, 95.0)) * (1.0 - 0.5 * _smoothstep(y, 70.0, 95.0))
+    return RESIDUAL_MM * window * (raw @ (_residual_normalisation() * coeff))
 
 
 def surface_points(identity: Identity, canonical: np.ndarray) -> np.ndarray:

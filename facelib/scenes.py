@@ -1,9 +1,10 @@
 """Photographs of the synthetic faces with known cameras: training scenes and 3DFAW-like captures.
 
-Cameras are face crops of phone photographs: a pinhole camera 350-800 mm from the head whose crop
-frames the head (the focal length follows the distance so that the 190 mm from hairline to chin
-fill 55-80 % of the image height), with the principal point off-centre by the crop's offset. A
-training scene holds ``V`` views of one subject spread over the whole yaw range (-90° to 90°, one
+Cameras are one phone's: a fixed pinhole camera (a 30° field of view across the image, the principal
+point at the image centre) held 420-720 mm from the head, so that the 190 mm from hairline to chin fill
+about half to 85 % of the image height; the face's size in the image tells the distance, as in real
+photographs (a crop whose focal length followed the distance would make the distance unobservable).
+A training scene holds ``V`` views of one subject spread over the whole yaw range (-90° to 90°, one
 view per yaw sector), with some pitch and roll; each has its own light and background, and sensor
 noise. Ground truth: ``K, q, t`` per view (:mod:`facelib.camera`) and the shape.
 
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from facelib.appearance import random_backgrounds, random_lights
-from facelib.camera import mirror_camera, orbit_pose, project, quaternion_to_matrix
+from facelib.camera import intrinsics_from_fov, mirror_camera, orbit_pose, project, quaternion_to_matrix
 from facelib.morphable_model import mirror_shapes
 from facelib.render import RasterSettings, rasterize, render
 
@@ -33,7 +34,6 @@ __all__ = [
     "landmark_consistency",
 ]
 
-HEAD_HEIGHT_MM = 190.0
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,8 @@ class CameraSettings:
     """Distributions of the cameras. Angles in degrees, lengths in mm, sizes in pixels."""
 
     image_size: int = 64
-    distance_mm: tuple[float, float] = (350.0, 800.0)
-    face_fill: tuple[float, float] = (0.55, 0.8)
-    principal_jitter: float = 0.04  # fraction of the image size
+    fov_deg: float = 30.0
+    distance_mm: tuple[float, float] = (420.0, 720.0)
     pitch_std_deg: float = 10.0
     roll_std_deg: float = 5.0
     max_yaw_deg: float = 90.0
@@ -63,17 +62,10 @@ class Cameras:
     diffuse: torch.Tensor
 
 
-def _intrinsics(distance: torch.Tensor, settings: CameraSettings, g: torch.Generator) -> torch.Tensor:
-    S = settings.image_size
-    lo, hi = settings.face_fill
-    fill = lo + (hi - lo) * torch.rand(distance.shape, generator=g, dtype=torch.float64)
-    f = fill * S * distance / HEAD_HEIGHT_MM
-    c = (S - 1) / 2 + settings.principal_jitter * S * (2 * torch.rand(*distance.shape, 2, generator=g, dtype=torch.float64) - 1)
-    K = torch.zeros(*distance.shape, 3, 3, dtype=torch.float64)
-    K[..., 0, 0] = K[..., 1, 1] = f
-    K[..., 0, 2], K[..., 1, 2] = c[..., 0], c[..., 1]
-    K[..., 2, 2] = 1.0
-    return K
+def _intrinsics(shape: tuple[int, ...], settings: CameraSettings) -> torch.Tensor:
+    """The phone's K, (*shape, 3, 3)."""
+    K = intrinsics_from_fov(settings.fov_deg, settings.image_size, settings.image_size, dtype=torch.float64)
+    return K.expand(*shape, 3, 3).clone()
 
 
 def _pose(yaw: torch.Tensor, settings: CameraSettings, g: torch.Generator, distance: torch.Tensor):
@@ -99,7 +91,7 @@ def sample_scene_cameras(n_scenes: int, views: int, settings: CameraSettings, ge
     lo, hi = settings.distance_mm
     distance = lo + (hi - lo) * torch.rand(n_scenes, views, generator=g, dtype=torch.float64)
     q, t = _pose(yaw, settings, g, distance)
-    K = _intrinsics(distance, settings, g)
+    K = _intrinsics(distance.shape, settings)
     light_dir, ambient, diffuse = random_lights(n_scenes * views, g)
     return Cameras(K, q, t, light_dir.double().view(n_scenes, views, 3), ambient.double().view(n_scenes, views),
                    diffuse.double().view(n_scenes, views))
@@ -126,7 +118,7 @@ def sample_capture_cameras(kind: str, n_frames: int, settings: CameraSettings, g
     wobble = 0.04 if kind == "orbit" else 0.0
     distance = base * (1.0 + wobble * torch.sin(2 * torch.pi * u + phase[2]))
     q, t = orbit_pose(torch.stack([yaw, pitch, roll], -1), distance)
-    K = _intrinsics(distance.mean().expand(n_frames), settings, g)[0].expand(n_frames, 3, 3).clone()
+    K = _intrinsics((n_frames,), settings)
     light_dir, ambient, diffuse = random_lights(1, g)
     light_dir = light_dir.double()
     if kind == "orbit":  # the light stays put relative to the face

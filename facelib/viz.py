@@ -168,9 +168,11 @@ def preview_images(vertices, faces, *, albedo=None, yaw_deg: float = 20.0, pitch
     return (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
 
 
-def image_grid(images, *, columns: int, titles=None, points=None, size: float = 1.6, point_colour: str = "lime"):
+def image_grid(images, *, columns: int, titles=None, points=None, size: float = 1.6, point_colour: str = "lime",
+               more_points=()):
     """A matplotlib grid of images ((N, H, W, 3) or (N, 3, H, W), uint8 or float), with optional titles
-    and points (N, L, 2) in pixels drawn on top. Returns the figure."""
+    and points (N, L, 2) in pixels drawn on top (``more_points``: further ``(points, colour)`` pairs).
+    Returns the figure."""
     import matplotlib.pyplot as plt
 
     images = np.asarray(images)
@@ -184,8 +186,8 @@ def image_grid(images, *, columns: int, titles=None, points=None, size: float = 
         if k >= n:
             continue
         ax.imshow(images[k])
-        if points is not None:
-            ax.plot(points[k][:, 0], points[k][:, 1], ".", color=point_colour, ms=1.5)
+        for pts, colour in ([(points, point_colour)] if points is not None else []) + list(more_points):
+            ax.plot(pts[k][:, 0], pts[k][:, 1], ".", color=colour, ms=1.5)
         if titles is not None:
             ax.set_title(titles[k], fontsize=8)
     fig.tight_layout(pad=0.3)
@@ -197,3 +199,17 @@ def error_colours(error_mm: np.ndarray, vmax_mm: float, cmap: str = "viridis") -
     import matplotlib
 
     return matplotlib.colormaps[cmap](np.clip(np.asarray(error_mm) / vmax_mm, 0, 1))[:, :3]
+
+
+def history_figure(histories: dict[str, list[dict]], keys=("train_loss", "loss"), labels=("training loss", "validation loss")):
+    """Loss curves per epoch for several runs (``histories``: name -> the ``history`` of a training run)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.2), squeeze=False)
+    for ax, key, label in zip(axes[0], keys, labels):
+        for name, history in histories.items():
+            ax.plot([h["epoch"] for h in history], [h[key] for h in history], marker="o", ms=3, label=name)
+        ax.set(xlabel="epoch", ylabel=label, yscale="log")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

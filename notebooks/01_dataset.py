@@ -58,6 +58,7 @@ import torch
 from facelib import camera, viz
 from facelib.book import repo_root
 from facelib.dataset import CAPTURE_KINDS, DatasetConfig, build_dataset, load_dataset
+from facelib.metrics import armse
 from facelib.procrustes import generalized_procrustes, similarity_transform
 from facelib.render import measure_throughput
 from facelib.scenes import landmark_consistency, mirror_scene
@@ -121,10 +122,13 @@ grid = viz.preview_images(data.shapes[train_ids[:12]], template.faces, yaw_deg=2
 fig = viz.image_grid(grid, columns=6, titles=[f"subject {i}" for i in train_ids[:12]], size=1.7)
 
 # %% [markdown]
-# **Calibration against the paper's data.** The identities must vary like real faces: after Procrustes
-# alignment a face lies 2.5-3.5 mm (vertex RMS) from the population mean, so that the 3DMM-mean
-# baseline can land near the paper's 3.02 mm ARMSE, and PCA needs tens of modes for 99 % of the
-# variance (the paper: 64), not five.
+# **Calibration against the paper's data.** The identities must vary like real faces. What matters is
+# the 3DMM-mean baseline: the mean face, scored against the test subjects' raw scans with the
+# 3DFAW-2019 protocol (the evaluation chapter), should land near the paper's 3.02 mm ARMSE; and PCA
+# should need tens of modes for 99 % of the variance (the paper: 64), not five. We also report the
+# vertex RMS to the mean after Procrustes alignment: it is larger than the ARMSE, which only counts
+# distances across the surface after an ICP with scale, while the vertex RMS also counts vertices that
+# sit elsewhere along the surface.
 
 # %%
 train_shapes = np.asarray(data.shapes[train_ids], dtype=np.float64)
@@ -134,6 +138,10 @@ for scale, name in ((True, "similarity"), (False, "rigid")):
     print(f"{name} Procrustes: vertex RMS to the mean, median {np.median(rms):.2f} mm "
           f"(5-95 %: {np.percentile(rms, 5):.2f}-{np.percentile(rms, 95):.2f} mm)")
 print(f"3DMM: {data.model.n_modes} modes for 99 % of the variance of {len(train_ids)} training subjects (target 30-120)")
+baseline = [armse(mean_face, template.faces, mean_face[template.landmarks], scan.vertices, scan.faces, scan.landmarks).armse_mm
+            for scan in (data.scan(int(s)) for s in data.capture_subjects)]
+print(f"3DMM mean against the {len(baseline)} test scans: ARMSE {np.mean(baseline):.2f} ± {np.std(baseline):.2f} mm "
+      f"(target 2.5-3.5 mm; the paper's 3DMM Mean on 3DFAW-2019: 3.02 mm)")
 
 # %% [markdown]
 # ## 3. Raw scans and registration

@@ -8,14 +8,12 @@ import pytest
 import facelib.dataset as dataset_module
 from facelib.dataset import DatasetConfig, build_dataset, load_dataset
 
-TINY = dict(n_subjects=10, image_size=16, views=2, n_registered=0, n_capture_subjects=1, capture_frames=30, workers=1)
+from conftest import TINY
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    path = build_dataset(DatasetConfig(profile="tiny", **TINY), root)
-    return root, path
+def built(tiny_root, tiny_path):
+    return tiny_root, tiny_path
 
 
 def test_same_seed_same_bytes_other_seed_other_bytes(built, tmp_path):
@@ -31,8 +29,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(built, tmp_path):
 def test_load_reads_what_was_built(built):
     _, path = built
     data = load_dataset(path)
-    assert data.images.shape == (10, 2, 3, 16, 16) and data.images.dtype == np.uint8
-    assert data.capture_images.shape == (1, 2, 30, 3, 16, 16)
+    assert data.images.shape == (10, 2, 3, 32, 32) and data.images.dtype == np.uint8
+    assert data.capture_images.shape == (1, 2, 30, 3, 32, 32)
     assert sorted(np.concatenate([data.subjects(s) for s in ("train", "val", "test")]).tolist()) == list(range(10))
     assert len(data.subjects("train")) == 7 and len(data.subjects("test")) == 2
     assert int(data.capture_subjects[0]) in data.subjects("test")

@@ -5,7 +5,9 @@ import pytest
 
 from facelib.identity import PARAMETER_PRIORS, Identity, face_shape, face_shapes, sample_identities
 from facelib.morphable_model import MorphableModel, mirror_shapes
+from facelib.metrics import armse
 from facelib.procrustes import generalized_procrustes
+from facelib.scans import simulate_scan
 from facelib.template import build_template
 
 
@@ -54,14 +56,24 @@ def test_residual_field_is_smooth_and_sized(template):
 
 
 def test_population_calibration(template):
-    """Like the paper's data: faces 2.5-3.5 mm RMS from the mean after similarity alignment, and
-    tens of PCA modes for 99 % of the variance (paper: 64)."""
-    shapes = face_shapes(sample_identities(200, np.random.default_rng(0)), template)
+    """Like the paper's data: the 3DMM-mean face scores near the paper's 3.02 mm ARMSE against raw scans
+    (3DFAW-2019 protocol), and PCA needs tens of modes for 99 % of the variance (paper: 64)."""
+    rng = np.random.default_rng(0)
+    identities = sample_identities(200, rng)
+    shapes = face_shapes(identities, template)
+    model = MorphableModel.fit(shapes, faces=template.faces, landmarks=template.landmarks, mirror=template.mirror, scale=False)
+    assert 30 <= model.n_modes <= 120, model.n_modes
+    scores = []
+    for identity in identities[:10]:
+        scan = simulate_scan(identity, template, rng)
+        scores.append(armse(model.mean, template.faces, model.mean[template.landmarks], scan.vertices, scan.faces,
+                            scan.landmarks).armse_mm)
+    assert 2.5 <= np.mean(scores) <= 3.5, np.mean(scores)
+    # vertex RMS to the mean after similarity alignment: larger than ARMSE, which only sees distances
+    # across the surface after ICP with scale
     aligned = generalized_procrustes(shapes, scale=True)
     rms = np.sqrt(((aligned.aligned - aligned.mean) ** 2).sum(-1).mean(-1))
-    assert 2.5 <= np.median(rms) <= 3.5, np.median(rms)
-    model = MorphableModel.fit(shapes, faces=template.faces, landmarks=template.landmarks, mirror=template.mirror)
-    assert 30 <= model.n_modes <= 120, model.n_modes
+    assert np.mean(scores) < np.median(rms) < 7.0
 
 
 def test_sampling_needs_a_generator():

@@ -1,0 +1,122 @@
+"""The paper's Table 1 on 3DFAW-like test captures (section 4.3): view selection, the seven rows, statistics.
+
+For every test capture (a video of ``F`` frames of one subject) and every row of Table 1:
+
+* **3DMM Mean**: the 3DMM's mean shape;
+* **SV Frontal**: the single-view network on the most frontal frame (its own estimated yaw nearest 0°);
+* **SV Mean**: the single-view network on every frame, coefficients averaged;
+* **MV Add**, **MV Concat**, **MV Shape-Concat**: the multi-view networks on the three frames whose
+  yaw, *as the single-view network estimates it*, is nearest -45°, 0° and 45° (paper, 4.3);
+* **MV Shape-Concat Mean**: the mean of five MV Shape-Concat predictions, the k-th from the frames
+  ranked k-th nearest to each of the three target yaws (k = 1..5).
+
+Each prediction (a mesh in template topology, with the template's landmarks) is scored against the
+subject's raw scan and its landmarks with :func:`facelib.metrics.armse`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from facelib.camera import quaternion_to_yaw_pitch_roll
+from facelib.metrics import ARMSE, armse
+from facelib.morphable_model import MorphableModel
+from facelib.scans import RawScan
+
+__all__ = ["ROWS", "PAPER_TABLE1", "ranked_frames", "predict_rows", "score_rows", "bootstrap_interval", "summarise"]
+
+ROWS = ("3DMM Mean", "SV Frontal", "SV Mean", "MV Add", "MV Concat", "MV Shape-Concat", "MV Shape-Concat Mean")
+#: the paper's Table 1, ARMSE in mm on 3DFAW-2019
+PAPER_TABLE1 = {"3DMM Mean": 3.02, "SV Frontal": 2.62, "SV Mean": 2.51, "MV Add": 2.43, "MV Concat": 2.33,
+                "MV Shape-Concat": 2.23, "MV Shape-Concat Mean": 2.14}
+TARGET_YAWS = (-45.0, 0.0, 45.0)
+
+
+def ranked_frames(yaw_deg: np.ndarray, targets=TARGET_YAWS, depth: int = 5) -> np.ndarray:
+    """For each target yaw, the ``depth`` frames nearest to it, nearest first: (depth, len(targets)) ids.
+
+    Row k is the k-th triplet; a frame is used at most once per row (ties broken by frame order).
+    """
+    yaw = np.asarray(yaw_deg, dtype=np.float64)
+    depth = min(depth, len(yaw) // len(targets))
+    out = np.empty((depth, len(targets)), dtype=np.int64)
+    for j, target in enumerate(targets):
+        out[:, j] = np.argsort(np.abs(yaw - target), kind="stable")[:depth]
+    for k in range(depth):  # the same frame cannot fill two slots of one triplet
+        if len(set(out[k])) < len(targets):
+            used: set[int] = set()
+            for j, target in enumerate(targets):
+                order = np.argsort(np.abs(yaw - target), kind="stable")
+                out[k, j] = next(int(i) for i in order if int(i) not in used and int(i) not in out[:k, j])
+                used.add(int(out[k, j]))
+    return out
+
+
+@torch.no_grad()
+def predict_rows(frames: torch.Tensor, model3dmm: MorphableModel, networks: dict[str, torch.nn.Module],
+                 *, batch: int = 64) -> tuple[dict[str, np.ndarray], dict]:
+    """Predicted shapes (P, 3) mm for every row of :data:`ROWS` from one capture's uint8 frames (F, 3, S, S).
+
+    ``networks`` holds ``"SV"``, ``"MV Add"``, ``"MV Concat"`` and ``"MV Shape-Concat"``. Returns the shapes
+    by row and the view selection (the SV's yaw per frame, the frontal frame, the triplets).
+    """
+    sv = networks["SV"]
+    preds = [sv(frames[i:i + batch]) for i in range(0, len(frames), batch)]
+    alpha_frames = torch.cat([p.alpha for p in preds])
+    yaw = quaternion_to_yaw_pitch_roll(torch.cat([p.q[:, 0] for p in preds]).double())[:, 0].numpy()
+    frontal = int(np.argmin(np.abs(yaw)))
+    triplets = ranked_frames(yaw)
+    alphas = {
+        "3DMM Mean": torch.zeros(model3dmm.n_modes),
+        "SV Frontal": alpha_frames[frontal],
+        "SV Mean": alpha_frames.mean(0),
+    }
+    first = frames[torch.from_numpy(triplets[0])][None]  # (1, 3, 3, S, S), sorted by yaw
+    for name in ("MV Add", "MV Concat", "MV Shape-Concat"):
+        alphas[name] = networks[name](first).alpha[0]
+    all_triplets = frames[torch.from_numpy(triplets.reshape(-1))].view(len(triplets), 3, *frames.shape[1:])
+    alphas["MV Shape-Concat Mean"] = networks["MV Shape-Concat"](all_triplets).alpha.mean(0)
+    shapes = {name: model3dmm.shape(a.double().cpu()).numpy() for name, a in alphas.items()}
+    return shapes, {"yaw": yaw, "frontal": frontal, "triplets": triplets, "alpha_frames": alpha_frames}
+
+
+def score_rows(shapes: dict[str, np.ndarray], faces: np.ndarray, landmark_ids: np.ndarray, scan: RawScan) -> dict[str, ARMSE]:
+    """ARMSE of every predicted shape (template topology, landmarks at ``landmark_ids`` (68,)) against the scan."""
+    return {name: armse(v, faces, v[landmark_ids], scan.vertices, scan.faces, scan.landmarks) for name, v in shapes.items()}
+
+
+def bootstrap_interval(values: np.ndarray, *, n: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (resampling subjects)."""
+    values = np.asarray(values, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (n, len(values)))].mean(axis=1)
+    lo, hi = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+@dataclass
+class RowSummary:
+    row: str
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+    improvement: float  # relative to 3DMM Mean, (base - row) / base
+    paper: float
+    paper_improvement: float
+
+
+def summarise(per_subject: dict[str, np.ndarray]) -> list[RowSummary]:
+    """Mean ± std, 95 % bootstrap interval over subjects and improvement over 3DMM Mean, with the paper's."""
+    base = float(np.mean(per_subject["3DMM Mean"]))
+    paper_base = PAPER_TABLE1["3DMM Mean"]
+    out = []
+    for row in ROWS:
+        v = np.asarray(per_subject[row], dtype=np.float64)
+        lo, hi = bootstrap_interval(v)
+        out.append(RowSummary(row, float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, lo, hi,
+                              (base - v.mean()) / base, PAPER_TABLE1[row], (paper_base - PAPER_TABLE1[row]) / paper_base))
+    return out

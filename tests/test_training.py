@@ -1,0 +1,109 @@
+"""facelib.training: resuming gives the same weights, seeds reproduce, checkpoints are guarded."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from facelib.dataset import load_dataset
+from facelib.morphable_model import MorphableModel
+from facelib.training import MeanShapeBaseline, TrainConfig, evaluate, load_model, select_views, train
+
+FAST = dict(width=0.125, batch_size=4, epochs=2, max_steps_per_epoch=3, patience=5)
+
+
+@pytest.fixture(scope="module")
+def data(tiny_path):
+    return load_dataset(tiny_path)
+
+
+def weights(run):
+    return load_file(str(run / "model.safetensors"))
+
+
+def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path):
+    config = TrainConfig(kind="sv", checkpoint_every=1, **FAST)
+    train(config, data, tmp_path / "whole", progress=False)
+
+    def stop(step):
+        if step == 4:
+            raise KeyboardInterrupt("killed at step 4")
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data, tmp_path / "broken", progress=False, callback=stop)
+    assert (tmp_path / "broken" / "last.json").exists() and not (tmp_path / "broken" / "model.json").exists()
+    resumed = train(config, data, tmp_path / "broken", progress=False)
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "broken")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert len(resumed.history) == 2
+    assert not (tmp_path / "broken" / "last.json").exists()  # cleaned up when finished
+
+
+def test_same_seed_same_weights_other_seed_other_weights(data, tmp_path):
+    train(TrainConfig(kind="sv", **FAST), data, tmp_path / "a", progress=False)
+    train(TrainConfig(kind="sv", **FAST), data, tmp_path / "b", progress=False)
+    train(TrainConfig(kind="sv", seed=1, **FAST), data, tmp_path / "c", progress=False)
+    a, b, c = weights(tmp_path / "a"), weights(tmp_path / "b"), weights(tmp_path / "c")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_training_lowers_the_loss(data, tmp_path):
+    config = TrainConfig(kind="sv", width=0.125, batch_size=8, epochs=4, patience=10, lr=1e-3)
+    result = train(config, data, tmp_path / "fit", progress=False)
+    first, last = result.history[0]["train_loss"], min(h["train_loss"] for h in result.history)
+    assert last < first
+
+
+def test_multi_view_chain_and_checkpoint_guards(data, tmp_path):
+    sv = tmp_path / "sv"
+    train(TrainConfig(kind="sv", **FAST), data, sv, progress=False)
+    with pytest.raises(FileExistsError, match="finished model"):
+        train(TrainConfig(kind="sv", **FAST), data, sv, progress=False)
+    with pytest.raises(ValueError, match="init="):
+        train(TrainConfig(kind="mv", **FAST), data, tmp_path / "mv", progress=False)
+    mv = train(TrainConfig(kind="mv", merge="concat", views=2, **FAST), data, tmp_path / "mv", init=sv, progress=False)
+    assert mv.model.views == 2
+    with pytest.raises(ValueError, match="starts from a 'mv' one"):
+        train(TrainConfig(kind="mv_shape", views=2, **FAST), data, tmp_path / "bad", init=sv, progress=False)
+    shape = train(TrainConfig(kind="mv_shape", views=2, **FAST), data, tmp_path / "shape", init=tmp_path / "mv", progress=False)
+    assert np.isnan(shape.metrics.rotation_deg) and shape.metrics.shape_mm > 0
+    meta = json.loads((tmp_path / "shape" / "model.json").read_text())
+    assert meta["morphable_model_sha256"] == data.model.fingerprint() and meta["init"].endswith("mv")
+    model, _ = load_model(tmp_path / "shape", model3dmm=data.model, image_size=32)
+    assert model.shape_only
+
+
+def test_load_model_refuses_mismatches(data, tmp_path):
+    run = tmp_path / "sv"
+    train(TrainConfig(kind="sv", **FAST), data, run, progress=False)
+    other = MorphableModel(**{**data.model.arrays(), "mean": data.model.mean + 1.0})
+    with pytest.raises(ValueError, match="another 3DMM"):
+        load_model(run, model3dmm=other)
+    with pytest.raises(ValueError, match="expects 32 px images, not 64"):
+        load_model(run, image_size=64)
+    raw = bytearray((run / "model.safetensors").read_bytes())
+    raw[-1] ^= 0xFF
+    (run / "model.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="corrupt"):
+        load_model(run)
+    with pytest.raises(FileNotFoundError, match="train the model first"):
+        load_model(tmp_path / "nothing")
+
+
+def test_evaluate_the_mean_shape_baseline(data):
+    """The 3DMM-mean baseline scores the vertex RMS of the mean shape against each true shape."""
+    val = data.subjects("val")
+    metrics = evaluate(MeanShapeBaseline(data.model.n_modes), data, val, kind="mv_shape", views=1)
+    shapes = np.asarray(data.shapes[val], dtype=np.float64)
+    expected = np.sqrt(((shapes - data.model.mean) ** 2).sum(-1).mean(-1)).mean()
+    assert metrics.shape_mm == pytest.approx(expected, rel=1e-5)
+
+
+def test_select_views():
+    yaw = np.array([80.0, -50.0, 5.0, 40.0, -10.0])
+    assert select_views(yaw, 3).tolist() == [1, 2, 3]  # nearest -45, 0, 45; sorted by yaw
+    assert select_views(yaw, 1).tolist() == [2]
+    assert select_views(np.array([0.0, 1.0]), 2).tolist() == [0, 1]  # never the same view twice
