@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from facelib.atomic import atomic_write
+
 __all__ = ["repo_root", "notebook_sources", "load_profile", "execute_notebook", "install_static_assets", "main"]
 
 PROFILES = ("smoke", "cpu", "paper")
@@ -76,17 +78,9 @@ def execute_notebook(source: Path, parameters: dict, output: Path, *, kernel: st
     if not declared:
         raise ValueError(f"{source} has no cell tagged 'parameters'; papermill needs one")
     injected = {k: v for k, v in parameters.items() if k in declared}
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=output.stem, suffix=".ipynb", dir=output.parent)
-    os.close(fd)
     start = time.perf_counter()
-    try:
-        papermill.execute_notebook(
-            nb, tmp, parameters=injected, kernel_name=kernel, cwd=str(source.parent), progress_bar=False
-        )
-        os.replace(tmp, output)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    atomic_write(output, lambda tmp: papermill.execute_notebook(
+        nb, tmp, parameters=injected, kernel_name=kernel, cwd=str(source.parent), progress_bar=False))
     return time.perf_counter() - start
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from facelib.atomic import atomic_write
 from facelib.procrustes import generalized_procrustes
 
 __all__ = ["MorphableModel", "mirror_shapes"]
@@ -231,16 +231,11 @@ class MorphableModel:
         path = Path(path)
         if path.suffix != ".npz":
             raise ValueError(f"a morphable model is saved as .npz, got {path.name!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp.npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:
                 np.savez(f, format_version=np.array(_FORMAT_VERSION), **self.arrays())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+
+        return atomic_write(path, write)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MorphableModel":

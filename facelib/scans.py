@@ -19,7 +19,6 @@ scan's frame plus annotation noise; rows of NaN mark unknown landmarks.
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import trimesh
 from scipy.spatial import Delaunay
 from scipy.spatial.transform import Rotation
 
+from facelib.atomic import atomic_write
 from facelib.identity import Identity, surface_points
 from facelib.procrustes import Similarity
 from facelib.template import S_MAX_MM, FaceTemplate
@@ -94,17 +94,6 @@ def simulate_scan(identity: Identity, template: FaceTemplate, rng: np.random.Gen
     return RawScan(vertices=pose.apply(vertices), faces=np.asarray(mesh.faces), landmarks=pose.apply(landmarks), pose=pose)
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp" + path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
 def save_scan(scan: RawScan, mesh_path: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``<name>.ply`` (binary PLY mesh) and ``<name>.landmarks.txt`` (68 rows ``x y z`` in mm, ``nan``
     for unknown) next to it, atomically. Returns both paths."""
@@ -112,8 +101,8 @@ def save_scan(scan: RawScan, mesh_path: str | os.PathLike) -> tuple[Path, Path]:
     if mesh_path.suffix not in (".ply", ".obj"):
         raise ValueError(f"save scans as .ply or .obj, got {mesh_path.name!r}")
     lm_path = mesh_path.with_suffix(".landmarks.txt")
-    _atomic_write(mesh_path, lambda tmp: scan.mesh().export(tmp, file_type=mesh_path.suffix[1:]))
-    _atomic_write(lm_path, lambda tmp: np.savetxt(tmp, scan.landmarks, fmt="%.4f", header="iBUG-68 landmarks, x y z in mm, nan = unknown"))
+    atomic_write(mesh_path, lambda tmp: scan.mesh().export(tmp, file_type=mesh_path.suffix[1:]))
+    atomic_write(lm_path, lambda tmp: np.savetxt(tmp, scan.landmarks, fmt="%.4f", header="iBUG-68 landmarks, x y z in mm, nan = unknown"))
     return mesh_path, lm_path
 
 

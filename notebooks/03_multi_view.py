@@ -56,7 +56,7 @@ runs = repo_root() / "runs" / profile
 sv_model, sv_meta = load_model(runs / "sv", model3dmm=model3dmm, image_size=int(data.images.shape[-1]))
 common = dict(views=n_views, batch_size=batch_size, patience=patience, seed=seed, device=device,
               max_steps_per_epoch=max_steps_per_epoch or None, width=sv_meta["architecture"]["width"])
-print(f"starting from the single-view network in {runs / 'sv'} (VGG-16 width {common['width']})")
+print(f"starting from the single-view network in {(runs / 'sv').relative_to(repo_root())} (VGG-16 width {common['width']})")
 
 # %% [markdown]
 # ## 1. Training the three models

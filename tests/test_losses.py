@@ -1,6 +1,5 @@
 """facelib.losses.reprojection_loss: Eq. 2 of the paper."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from facelib import camera
-from facelib.identity import Identity, face_shape, sample_identities
+from facelib.identity import face_shape, sample_identities
 from facelib.render import RasterSettings, rasterize, render, vertex_normals
 from facelib.template import build_template
 
