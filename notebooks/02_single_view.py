@@ -59,7 +59,7 @@ print(config)
 # %% [markdown]
 # ## 1. Training
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-stderr"]
 result = train(config, data, repo_root() / "runs" / profile / "sv", overwrite=overwrite)
 print(f"training throughput: {result.images_per_second:.0f} images/s on {device} "
       f"({torch.get_num_threads()} threads), {len(result.history)} epochs")

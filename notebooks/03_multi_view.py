@@ -61,7 +61,7 @@ print(f"starting from the single-view network in {(runs / 'sv').relative_to(repo
 # %% [markdown]
 # ## 1. Training the three models
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-stderr"]
 results = {
     "MV Add": train(TrainConfig(kind="mv", merge="add", epochs=mv_epochs, **common), data, runs / "mv_add", init=runs / "sv", overwrite=overwrite),
     "MV Concat": train(TrainConfig(kind="mv", merge="concat", epochs=mv_epochs, **common), data, runs / "mv_concat", init=runs / "sv", overwrite=overwrite),

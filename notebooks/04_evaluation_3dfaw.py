@@ -63,7 +63,7 @@ print(f"{len(subjects)} test subjects x {len(CAPTURE_KINDS)} captures x {data.ca
 # %% [markdown]
 # ## 1. Every row on every capture
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["nbval-ignore-output", "remove-stderr"]
 scores = {kind: {row: [] for row in ROWS} for kind in CAPTURE_KINDS}
 vertex_sum = {row: np.zeros(template.n_points) for row in ROWS}
 vertex_count = {row: np.zeros(template.n_points) for row in ROWS}
