@@ -6,7 +6,7 @@ so this renderer is not differentiable.
 
 How it works, for B meshes (one per image) that share one triangle list:
 
-1. Vertices go to pixels with :func:`facelib.camera.project`; pixel centres sit at integer
+1. Vertices go to the camera frame and to pixels as in :func:`facelib.camera.project`; pixel centres sit at integer
    coordinates (see :mod:`facelib.camera`).
 2. **Coverage.** Each triangle is tested against the pixel centres inside its bounding box. Triangles
    are grouped by bounding-box size so that each group tests a fixed ``S x S`` window per triangle,
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from facelib.camera import model_to_camera, project
+from facelib.camera import model_to_camera
 
 __all__ = ["RasterSettings", "Fragments", "rasterize", "vertex_normals", "shade", "render", "RenderedImages"]
 
@@ -88,7 +88,8 @@ def rasterize(
     device = vertices.device
     faces = faces.to(device=device, dtype=torch.long)
     cam = model_to_camera(vertices, q, t)  # (B, P, 3)
-    uv = project(vertices, K, q, t)  # (B, P, 2)
+    uvw = cam @ K.transpose(-1, -2)  # Eq. 4 on the camera-frame points (project() would transform them again)
+    uv = uvw[..., :2] / uvw[..., 2:3]  # (B, P, 2)
     tri_uv = uv[:, faces]  # (B, F, 3, 2)
     tri_z = cam[:, faces, 2]  # (B, F, 3)
     ax, ay = tri_uv[..., 0, 0], tri_uv[..., 0, 1]
