@@ -106,7 +106,8 @@ def _register_one(args):
     return reg.vertices, vertex_error, surface_error, reg.seconds
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 (hex) of a file's bytes, read in chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 22), b""):
@@ -253,7 +254,7 @@ def build_dataset(config: DatasetConfig, data_root: str | Path, *, overwrite: bo
             "morphable_model_sha256": model.fingerprint(),
             "versions": _versions(),
             "seconds": {k: round(v, 2) for k, v in timings.items()},
-            "files": {str(p.relative_to(tmp)): _sha256(p) for p in files},
+            "files": {str(p.relative_to(tmp)): file_sha256(p) for p in files},
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
         if target.exists():
@@ -343,7 +344,7 @@ def load_dataset(path: str | Path, *, verify: bool = True) -> Dataset:
         f = path / rel
         if not f.is_file():
             raise FileNotFoundError(f"{f} is missing from the data set: {hint}")
-        if verify and _sha256(f) != digest:
+        if verify and file_sha256(f) != digest:
             raise ValueError(f"{f} does not match its checksum in the manifest (corrupt or modified): {hint}")
     with np.load(path / "template.npz", allow_pickle=False) as t:
         template = FaceTemplate(canonical=t["canonical"], faces=t["faces"], mirror=t["mirror"], landmarks=t["landmarks"],

@@ -24,7 +24,6 @@ progress). Nothing is loaded with pickle. A finished run is not overwritten unle
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -38,7 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from facelib.atomic import atomic_write
 from facelib.camera import project, quaternion_to_yaw_pitch_roll
-from facelib.dataset import Dataset
+from facelib.dataset import Dataset, file_sha256
 from facelib.losses import reprojection_loss
 from facelib.morphable_model import MorphableModel
 from facelib.nets import MultiView, Prediction, SingleView
@@ -191,10 +190,6 @@ def _build(arch: dict) -> torch.nn.Module:
     return MultiView(branch, arch["views"], arch["merge"], shape_only=arch["kind"] == "mv_shape")
 
 
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _save_json(path: Path, obj: dict) -> None:
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(obj, indent=1)))
 
@@ -221,7 +216,7 @@ def load_model(path: str | Path, *, model3dmm: MorphableModel | None = None, ima
                          f"this one is {model3dmm.fingerprint()[:12]}...): retrain it on this data set")
     if image_size is not None and meta["architecture"]["image_size"] != image_size:
         raise ValueError(f"{meta_path} expects {meta['architecture']['image_size']} px images, not {image_size} px")
-    if _file_sha256(weights_path) != meta["weights_sha256"]:
+    if file_sha256(weights_path) != meta["weights_sha256"]:
         raise ValueError(f"{weights_path} does not match the checksum in {meta_path.name}: the file is corrupt; retrain")
     model = _build(meta["architecture"])
     model.load_state_dict(load_file(str(weights_path)))
@@ -311,7 +306,7 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
     if final_json.exists() and not overwrite:
         raise FileExistsError(f"{run_dir} holds a finished model; load it with load_model, or pass overwrite=True to retrain")
     device = torch.device(config.device)
-    manifest_sha = _file_sha256(data.path / "manifest.json")
+    manifest_sha = file_sha256(data.path / "manifest.json")
     model3dmm = data.model
     image_size = int(data.images.shape[-1])
 
@@ -410,7 +405,7 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
         "format_version": FORMAT_VERSION, "architecture": arch, "config": asdict(config),
         "metrics": asdict(metrics), "history": progress_state["history"], "images_per_second": rate,
         "morphable_model_sha256": model3dmm.fingerprint(), "dataset_manifest_sha256": manifest_sha,
-        "dataset": str(data.path), "init": str(init) if init else None, "weights_sha256": _file_sha256(weights_path),
+        "dataset": str(data.path), "init": str(init) if init else None, "weights_sha256": file_sha256(weights_path),
         "device": str(device), "torch": torch.__version__,
     })
     for p in (last_json, last_weights, best_weights):

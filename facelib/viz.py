@@ -148,7 +148,7 @@ def preview_images(vertices, faces, *, albedo=None, yaw_deg: float = 20.0, pitch
     """
     import torch
 
-    from facelib.camera import intrinsics_from_fov, orbit_pose
+    from facelib.camera import intrinsics_from_fov, orbit_pose, quaternion_to_matrix
     from facelib.render import render
 
     v = torch.as_tensor(np.asarray(vertices), dtype=torch.float32)
@@ -160,8 +160,6 @@ def preview_images(vertices, faces, *, albedo=None, yaw_deg: float = 20.0, pitch
     q, t = orbit_pose(torch.tensor([[yaw_deg, pitch_deg, 0.0]]).expand(B, 3), distance_mm)
     K = intrinsics_from_fov(24.0, image_size, image_size).expand(B, 3, 3)
     light = torch.nn.functional.normalize(torch.tensor([[-0.4, -0.5, -1.0]]), dim=-1)
-    from facelib.camera import quaternion_to_matrix
-
     light = (quaternion_to_matrix(q).transpose(-1, -2) @ light[0])  # fixed relative to the camera
     bg = torch.full((B, 3, image_size, image_size), background)
     images = render(v, f, a, K, q, t, light, bg, ambient=0.35, diffuse=0.7).images
