@@ -24,7 +24,7 @@ from pathlib import Path
 
 from facelib.atomic import atomic_write
 
-__all__ = ["repo_root", "notebook_sources", "load_profile", "execute_notebook", "install_static_assets", "main"]
+__all__ = ["repo_root", "notebook_sources", "load_profile", "parse_overrides", "execute_notebook", "install_static_assets", "main"]
 
 PROFILES = ("smoke", "cpu", "paper")
 
@@ -59,6 +59,21 @@ def load_profile(root: Path, profile: str) -> dict:
     if not isinstance(params, dict):
         raise ValueError(f"{path} must be a mapping of parameter names to values, got {type(params).__name__}")
     return params
+
+
+def parse_overrides(items: list[str], params: dict) -> dict:
+    """``["name=value", ...]`` (values parsed as YAML) as a dict; every name must be a parameter of the profile."""
+    import yaml
+
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"expected NAME=VALUE, got {item!r}")
+        if name not in params:
+            raise ValueError(f"{name!r} is not a parameter of this profile; known: {sorted(params)}")
+        out[name] = yaml.safe_load(value)
+    return out
 
 
 def execute_notebook(source: Path, parameters: dict, output: Path, *, kernel: str = "python3") -> float:
@@ -117,11 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)} (notebooks/params/<profile>.yaml)")
     run.add_argument("--only", nargs="*", default=None, help="notebook stems to run (default: all)")
     run.add_argument("--output-dir", default=None, help="where executed notebooks go (default: book/executed)")
+    run.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
+                     help="override parameters of the profile, e.g. --set sv_epochs=3 device=cuda (values are YAML)")
     args = parser.parse_args(argv)
 
     root = repo_root()
     params = load_profile(root, args.profile)
     params.setdefault("profile", args.profile)
+    try:
+        params.update(parse_overrides(args.set, params))
+    except ValueError as err:
+        parser.error(str(err))
     out_dir = Path(args.output_dir) if args.output_dir else root / "book" / "executed"
     sources = notebook_sources(root)
     if args.only:

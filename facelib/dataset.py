@@ -6,8 +6,11 @@
 2. raw scans (:mod:`facelib.scans`) of a sample of training subjects, registered to the template
    (:mod:`facelib.registration`) in parallel processes; the other training subjects use their exact
    template-topology shape (registration takes seconds per scan; the chapter reports which were registered);
-3. the 3DMM (:class:`facelib.morphable_model.MorphableModel`): generalized Procrustes (rigid: the model
-   keeps millimetres, so reconstructions have a metric size) and PCA of the training shapes, 99 % variance;
+3. the 3DMM (:class:`facelib.morphable_model.MorphableModel`): generalized Procrustes with scale and PCA
+   of the training shapes, 99 % variance. A face's size cannot be told from a photograph (a face s times
+   larger at s times the distance projects the same), so the modes carry shape, not size; the mean keeps
+   the average size in mm, and a subject's size goes into the camera distance. Every subject's true shape
+   (with its true size) is then rigidly aligned onto the model's mean: the model frame of the cameras;
 4. training scenes: ``views`` photographs per subject with their cameras (:mod:`facelib.scenes`);
 5. 3DFAW-like test captures (``orbit`` and ``turn`` videos) of test subjects, with their raw scans and
    landmarks as ground truth.
@@ -23,9 +26,11 @@ manifest and every checksum and refuses a mismatch with an error that says what 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import multiprocessing
+import os
 import platform
 import shutil
 import tempfile
@@ -40,6 +45,7 @@ import trimesh
 from facelib.appearance import sample_appearances, vertex_albedo
 from facelib.identity import Identity, face_shapes, sample_identities
 from facelib.morphable_model import MorphableModel
+from facelib.procrustes import similarity_transform
 from facelib.registration import RegistrationSettings, register
 from facelib.scans import RawScan, ScanSettings, load_scan, save_scan, simulate_scan
 from facelib.scenes import CameraSettings, Cameras, render_images, sample_capture_cameras, sample_scene_cameras
@@ -47,7 +53,7 @@ from facelib.template import FaceTemplate, build_template
 
 __all__ = ["DatasetConfig", "Dataset", "build_dataset", "load_dataset", "SPLITS", "CAPTURE_KINDS"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: true shapes in the 3DMM frame
 SPLITS = ("train", "val", "test")
 CAPTURE_KINDS = ("orbit", "turn")
 REBUILD_HINT = "re-run notebooks/01_dataset (make book PROFILE={profile}, or python -m facelib.book run --profile {profile} --only 01_dataset)"
@@ -106,6 +112,23 @@ def _register_one(args):
     return reg.vertices, vertex_error, surface_error, reg.seconds
 
 
+@contextlib.contextmanager
+def _one_thread_per_process():
+    """Worker processes started inside this block use one BLAS/OpenMP thread each: ``workers`` processes that
+    each started a thread per core would oversubscribe a many-core machine (seen: a 16-core machine stalled)."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {n: os.environ.get(n) for n in names}
+    os.environ.update({n: "1" for n in names})
+    try:
+        yield
+    finally:
+        for n, v in saved.items():
+            if v is None:
+                os.environ.pop(n, None)
+            else:
+                os.environ[n] = v
+
+
 def file_sha256(path: Path) -> str:
     """sha256 (hex) of a file's bytes, read in chunks."""
     h = hashlib.sha256()
@@ -158,7 +181,7 @@ def build_dataset(config: DatasetConfig, data_root: str | Path, *, overwrite: bo
     results = []
     if jobs:
         ctx = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, config.workers), mp_context=ctx) as pool:
+        with _one_thread_per_process(), concurrent.futures.ProcessPoolExecutor(max_workers=max(1, config.workers), mp_context=ctx) as pool:
             results = list(pool.map(_register_one, jobs))
     registered_shapes = {int(i): r[0] for i, r in zip(registered_ids, results)}
     registration = {
@@ -177,7 +200,12 @@ def build_dataset(config: DatasetConfig, data_root: str | Path, *, overwrite: bo
     tick = time.perf_counter()
     train_shapes = np.stack([registered_shapes.get(int(i), exact[i]) for i in train])
     model = MorphableModel.fit(train_shapes, faces=template.faces, landmarks=template.landmarks, mirror=template.mirror,
-                               variance=config.variance, scale=False, reference=start_shape)
+                               variance=config.variance, scale=True, reference=start_shape)
+    # every subject's true shape in the 3DMM's frame: rigidly aligned onto the model's mean, as the GPA aligned
+    # the training shapes. The cameras (and so the images) are relative to this frame, the frame the networks
+    # predict shapes in; an identity-dependent offset between the two frames would be a pose error that no
+    # image shows (the networks could only absorb it with wrong shape coefficients).
+    shapes_model = np.stack([similarity_transform(s, model.mean, scale=False).apply(s) for s in exact])
     timings["morphable_model"] = time.perf_counter() - tick
     log(f"3DMM: {model.n_modes} modes for {config.variance:.0%} of the variance")
 
@@ -188,7 +216,7 @@ def build_dataset(config: DatasetConfig, data_root: str | Path, *, overwrite: bo
     cam_settings = CameraSettings(image_size=config.image_size)
     cams = sample_scene_cameras(N, config.views, cam_settings, torch.Generator().manual_seed(streams["cameras"]))
     render_gen = torch.Generator().manual_seed(streams["render"])
-    shapes_t = torch.from_numpy(exact)
+    shapes_t = torch.from_numpy(shapes_model)
     images = render_images(shapes_t, faces, albedo, cams, cam_settings, render_gen)
     timings["scenes"] = time.perf_counter() - tick
     log(f"rendered {N * config.views} training images at {config.image_size} px")
@@ -214,7 +242,7 @@ def build_dataset(config: DatasetConfig, data_root: str | Path, *, overwrite: bo
     arrays = {
         "images": images.numpy(),
         "K": cams.K.numpy().astype(np.float32), "q": cams.q.numpy().astype(np.float32), "t": cams.t.numpy().astype(np.float32),
-        "shapes": exact.astype(np.float32),
+        "shapes": shapes_model.astype(np.float32),
         "split": split,
         "registered": np.isin(np.arange(N), registered_ids),
         "registered_shapes": np.stack([registered_shapes[int(i)] for i in registered_ids]).astype(np.float32)

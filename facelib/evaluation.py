@@ -26,7 +26,7 @@ from facelib.metrics import ARMSE, armse
 from facelib.morphable_model import MorphableModel
 from facelib.scans import RawScan
 
-__all__ = ["ROWS", "PAPER_TABLE1", "ranked_frames", "predict_rows", "score_rows", "bootstrap_interval", "summarise"]
+__all__ = ["ROWS", "PAPER_TABLE1", "ranked_frames", "predict_rows", "score_rows", "score_captures", "bootstrap_interval", "summarise"]
 
 ROWS = ("3DMM Mean", "SV Frontal", "SV Mean", "MV Add", "MV Concat", "MV Shape-Concat", "MV Shape-Concat Mean")
 #: the paper's Table 1, ARMSE in mm on 3DFAW-2019
@@ -64,9 +64,10 @@ def predict_rows(frames: torch.Tensor, model3dmm: MorphableModel, networks: dict
     by row and the view selection (the SV's yaw per frame, the frontal frame, the triplets).
     """
     sv = networks["SV"]
+    frames = frames.to(next(sv.parameters()).device)  # the networks' device (all four share it)
     preds = [sv(frames[i:i + batch]) for i in range(0, len(frames), batch)]
-    alpha_frames = torch.cat([p.alpha for p in preds])
-    yaw = quaternion_to_yaw_pitch_roll(torch.cat([p.q[:, 0] for p in preds]).double())[:, 0].numpy()
+    alpha_frames = torch.cat([p.alpha for p in preds]).cpu()
+    yaw = quaternion_to_yaw_pitch_roll(torch.cat([p.q[:, 0] for p in preds]).double().cpu())[:, 0].numpy()
     frontal = int(np.argmin(np.abs(yaw)))
     triplets = ranked_frames(yaw)
     alphas = {
@@ -76,9 +77,9 @@ def predict_rows(frames: torch.Tensor, model3dmm: MorphableModel, networks: dict
     }
     first = frames[torch.from_numpy(triplets[0])][None]  # (1, 3, 3, S, S), sorted by yaw
     for name in ("MV Add", "MV Concat", "MV Shape-Concat"):
-        alphas[name] = networks[name](first).alpha[0]
+        alphas[name] = networks[name](first).alpha[0].cpu()
     all_triplets = frames[torch.from_numpy(triplets.reshape(-1))].view(len(triplets), 3, *frames.shape[1:])
-    alphas["MV Shape-Concat Mean"] = networks["MV Shape-Concat"](all_triplets).alpha.mean(0)
+    alphas["MV Shape-Concat Mean"] = networks["MV Shape-Concat"](all_triplets).alpha.mean(0).cpu()
     shapes = {name: model3dmm.shape(a.double().cpu()).numpy() for name, a in alphas.items()}
     return shapes, {"yaw": yaw, "frontal": frontal, "triplets": triplets, "alpha_frames": alpha_frames}
 
@@ -86,6 +87,27 @@ def predict_rows(frames: torch.Tensor, model3dmm: MorphableModel, networks: dict
 def score_rows(shapes: dict[str, np.ndarray], faces: np.ndarray, landmark_ids: np.ndarray, scan: RawScan) -> dict[str, ARMSE]:
     """ARMSE of every predicted shape (template topology, landmarks at ``landmark_ids`` (68,)) against the scan."""
     return {name: armse(v, faces, v[landmark_ids], scan.vertices, scan.faces, scan.landmarks) for name, v in shapes.items()}
+
+
+def _score_job(args):
+    return score_rows(*args)
+
+
+def score_captures(shapes: list[dict[str, np.ndarray]], faces: np.ndarray, landmark_ids: np.ndarray, scans: list[RawScan],
+                   *, workers: int = 1) -> list[dict[str, ARMSE]]:
+    """:func:`score_rows` for many captures (``shapes[i]`` against ``scans[i]``), in ``workers`` processes
+    (1: in this process). The result is the same for any number of workers."""
+    if len(shapes) != len(scans):
+        raise ValueError(f"expected one scan per capture, got {len(shapes)} captures and {len(scans)} scans")
+    jobs = [(s, faces, landmark_ids, scan) for s, scan in zip(shapes, scans)]
+    if workers <= 1 or len(jobs) < 2:
+        return [_score_job(job) for job in jobs]
+    import concurrent.futures
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        return list(pool.map(_score_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
 
 
 def bootstrap_interval(values: np.ndarray, *, n: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:

@@ -44,7 +44,7 @@ from facelib.nets import MultiView, Prediction, SingleView
 from facelib.procrustes import similarity_transform
 from facelib.scenes import mirror_scene
 
-__all__ = ["TrainConfig", "TrainResult", "train", "load_model", "evaluate", "select_views", "Metrics", "MeanShapeBaseline"]
+__all__ = ["TrainConfig", "TrainResult", "train", "training_step", "load_model", "evaluate", "select_views", "Metrics", "MeanShapeBaseline"]
 
 KINDS = ("sv", "mv", "mv_shape")
 FORMAT_VERSION = 1
@@ -241,6 +241,23 @@ def _loss(kind: str, pred, shape_pred, K, q, t, shapes):
     return reprojection_loss(shape_pred=shape_pred, q_pred=pred.q, t_pred=pred.t, shape_true=shapes, q_true=q, t_true=t, K=K)
 
 
+def training_step(model: torch.nn.Module, opt: torch.optim.Optimizer, kind: str, model3dmm: MorphableModel,
+                  batch: tuple[torch.Tensor, ...], *, bf16: bool = False, where: str = "") -> torch.Tensor:
+    """One optimiser step on ``batch`` = (images uint8 (B, N, 3, S, S), K (B, N, 3, 3), q (B, N, 4),
+    t (B, N, 3) mm, shapes (B, P, 3) mm), all on the model's device; the network runs under bf16 autocast
+    when ``bf16`` (the loss is computed in float32). Returns the loss (detached)."""
+    images, K, q, t, shapes = batch
+    with torch.autocast(device_type=images.device.type, dtype=torch.bfloat16, enabled=bf16):
+        pred = model(images[:, 0] if kind == "sv" else images)
+    loss = _loss(kind, pred, model3dmm.shape(pred.alpha), K, q, t, shapes)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"the loss became {loss.item()}{' at ' + where if where else ''}; lower the learning rate")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, data: Dataset, subjects: np.ndarray, *, kind: str, views: int | None,
              device: str = "cpu", batch_size: int = 64) -> Metrics:
@@ -294,19 +311,38 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def _finished(config: TrainConfig, data: Dataset, run_dir: Path, manifest_sha: str) -> TrainResult:
+    """The finished run in ``run_dir`` as a :class:`TrainResult`, if it matches ``config`` and the data set."""
+    model, meta = load_model(run_dir, model3dmm=data.model, image_size=int(data.images.shape[-1]), device=config.device)
+    if meta["config"] != json.loads(json.dumps(asdict(config))):
+        raise ValueError(f"{run_dir} holds a model trained with another configuration ({meta['config']}); "
+                         "pass overwrite=True to retrain it with this one")
+    if meta["dataset_manifest_sha256"] != manifest_sha:
+        raise ValueError(f"{run_dir} holds a model trained on another build of the data set; pass overwrite=True to retrain")
+    return TrainResult(model=model, path=run_dir, history=meta["history"], metrics=Metrics(**meta["metrics"]),
+                       images_per_second=meta["images_per_second"])
+
+
 def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str | Path | None = None,
-          overwrite: bool = False, progress: bool = True, callback: Callable[[int], None] | None = None) -> TrainResult:
+          overwrite: bool = False, reuse_finished: bool = False, progress: bool = True,
+          callback: Callable[[int], None] | None = None) -> TrainResult:
     """Train (or resume) one model; see the module doc. ``init``: the checkpoint to start from (a trained
     single-view run for ``mv``, a trained MV Concat run for ``mv_shape``). ``callback(step)`` runs after
-    every optimiser step (and its checkpoint, if one is due)."""
+    every optimiser step (and its checkpoint, if one is due).
+
+    A finished model in ``run_dir`` is retrained with ``overwrite=True``; with ``reuse_finished=True`` it is
+    loaded and returned instead, provided it was trained with this configuration on this data set; otherwise
+    it is an error."""
     from tqdm import tqdm
 
     run_dir = Path(run_dir)
     final_json = run_dir / "model.json"
-    if final_json.exists() and not overwrite:
-        raise FileExistsError(f"{run_dir} holds a finished model; load it with load_model, or pass overwrite=True to retrain")
     device = torch.device(config.device)
     manifest_sha = file_sha256(data.path / "manifest.json")
+    if final_json.exists() and not overwrite:
+        if not reuse_finished:
+            raise FileExistsError(f"{run_dir} holds a finished model; load it with load_model, or pass overwrite=True to retrain")
+        return _finished(config, data, run_dir, manifest_sha)
     model3dmm = data.model
     image_size = int(data.images.shape[-1])
 
@@ -363,15 +399,8 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
             step = progress_state["step"]
             ids = order[step * config.batch_size:(step + 1) * config.batch_size]
             g = _generator(config.seed, epoch, step + 1)
-            images, K, q, t, shapes = train_scenes.batch(ids, g, config.mirror, device)
-            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                pred = model(images[:, 0] if config.kind == "sv" else images)
-            loss = _loss(config.kind, pred, model3dmm.shape(pred.alpha), K, q, t, shapes)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"the loss became {loss.item()} at epoch {epoch}, step {step}; lower the learning rate")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            batch = train_scenes.batch(ids, g, config.mirror, device)
+            loss = training_step(model, opt, config.kind, model3dmm, batch, bf16=use_bf16, where=f"epoch {epoch}, step {step}")
             progress_state["step"] = step + 1
             progress_state["images"] += len(ids) * views_per_item
             progress_state["train_loss"] = float(loss.item())

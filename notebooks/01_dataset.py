@@ -200,8 +200,13 @@ if reg_ids:
 # %% [markdown]
 # ## 4. The 3DMM
 #
-# Generalized Procrustes alignment (rigid, so that the model keeps millimetres) and PCA of the
-# training subjects, keeping the modes for 99 % of the variance.
+# Generalized Procrustes alignment with scale and PCA of the training subjects, keeping the modes for
+# 99 % of the variance. The scale is aligned away because a photograph cannot tell a face's size: a
+# face s times larger at s times the distance projects to the same pixels. With a size mode in the
+# model, the reprojection loss could not tell the size from the camera distance, and the networks would
+# put arbitrary values into it; without one, the modes carry shape, the mean keeps the average size
+# in mm, and a subject's size goes into the camera distance. Every subject's true shape is rigidly
+# aligned onto the model's mean: the cameras of the scenes are relative to that frame.
 
 # %%
 model = data.model

@@ -35,7 +35,7 @@ sv_epochs = 2
 patience = 3  # early stopping: epochs without a better validation loss
 max_steps_per_epoch = 0  # 0: the whole training split every epoch
 device = "cpu"
-overwrite = True  # retrain even if runs/<profile>/sv/ holds a finished model
+overwrite = True  # retrain; False: reuse a finished runs/<profile>/sv/ (same configuration) or resume an interrupted one
 
 # %%
 import matplotlib.pyplot as plt
@@ -60,7 +60,7 @@ print(config)
 # ## 1. Training
 
 # %% tags=["nbval-ignore-output", "remove-stderr"]
-result = train(config, data, repo_root() / "runs" / profile / "sv", overwrite=overwrite)
+result = train(config, data, repo_root() / "runs" / profile / "sv", overwrite=overwrite, reuse_finished=True)
 print(f"training throughput: {result.images_per_second:.0f} images/s on {device} "
       f"({torch.get_num_threads()} threads), {len(result.history)} epochs")
 

@@ -38,7 +38,7 @@ shape_epochs = 2
 patience = 3
 max_steps_per_epoch = 0  # 0: the whole training split every epoch
 device = "cpu"
-overwrite = True  # retrain even if the runs hold finished models
+overwrite = True  # retrain; False: reuse finished runs (same configuration) or resume interrupted ones
 
 # %%
 import numpy as np
@@ -62,12 +62,13 @@ print(f"starting from the single-view network in {(runs / 'sv').relative_to(repo
 # ## 1. Training the three models
 
 # %% tags=["nbval-ignore-output", "remove-stderr"]
+reuse = dict(overwrite=overwrite, reuse_finished=True)
 results = {
-    "MV Add": train(TrainConfig(kind="mv", merge="add", epochs=mv_epochs, **common), data, runs / "mv_add", init=runs / "sv", overwrite=overwrite),
-    "MV Concat": train(TrainConfig(kind="mv", merge="concat", epochs=mv_epochs, **common), data, runs / "mv_concat", init=runs / "sv", overwrite=overwrite),
+    "MV Add": train(TrainConfig(kind="mv", merge="add", epochs=mv_epochs, **common), data, runs / "mv_add", init=runs / "sv", **reuse),
+    "MV Concat": train(TrainConfig(kind="mv", merge="concat", epochs=mv_epochs, **common), data, runs / "mv_concat", init=runs / "sv", **reuse),
 }
 results["MV Shape-Concat"] = train(TrainConfig(kind="mv_shape", merge="concat", epochs=shape_epochs, **common), data,
-                                   runs / "mv_shape_concat", init=runs / "mv_concat", overwrite=overwrite)
+                                   runs / "mv_shape_concat", init=runs / "mv_concat", **reuse)
 for name, result in results.items():
     print(f"{name}: {result.images_per_second:.0f} training images/s on {device}, {len(result.history)} epochs")
 

@@ -34,6 +34,8 @@
 profile = "smoke"
 seed = 0  # seeds the bootstrap
 curve_subjects = 4  # test subjects used for the ARMSE-versus-frames curve (it scores many predictions)
+device = "cpu"  # where the networks run ("cuda" on a GPU)
+workers = 2  # processes that score the predictions (ARMSE runs on the CPU)
 
 # %%
 import csv
@@ -47,15 +49,14 @@ from tqdm import tqdm
 from facelib import viz
 from facelib.book import repo_root
 from facelib.dataset import CAPTURE_KINDS, load_dataset
-from facelib.evaluation import PAPER_TABLE1, ROWS, bootstrap_interval, predict_rows, score_rows, summarise
-from facelib.metrics import armse
+from facelib.evaluation import PAPER_TABLE1, ROWS, predict_rows, score_captures, summarise
 from facelib.training import load_model
 
 data = load_dataset(repo_root() / "data" / profile)
 model3dmm, template = data.model, data.template
 runs = repo_root() / "runs" / profile
 size = int(data.images.shape[-1])
-networks = {name: load_model(runs / folder, model3dmm=model3dmm, image_size=size)[0]
+networks = {name: load_model(runs / folder, model3dmm=model3dmm, image_size=size, device=device)[0]
             for name, folder in [("SV", "sv"), ("MV Add", "mv_add"), ("MV Concat", "mv_concat"), ("MV Shape-Concat", "mv_shape_concat")]}
 subjects = np.asarray(data.capture_subjects)
 print(f"{len(subjects)} test subjects x {len(CAPTURE_KINDS)} captures x {data.capture_images.shape[2]} frames of {size} px")
@@ -67,19 +68,23 @@ print(f"{len(subjects)} test subjects x {len(CAPTURE_KINDS)} captures x {data.ca
 scores = {kind: {row: [] for row in ROWS} for kind in CAPTURE_KINDS}
 vertex_sum = {row: np.zeros(template.n_points) for row in ROWS}
 vertex_count = {row: np.zeros(template.n_points) for row in ROWS}
-selections, examples = {}, {}
-for m, subject in enumerate(tqdm(subjects, desc="captures", mininterval=5.0)):
-    scan = data.scan(int(subject))
+selections, predictions, scans = {}, {}, {}
+for m, subject in enumerate(tqdm(subjects, desc="predicting", mininterval=5.0)):
+    scans[int(subject)] = data.scan(int(subject))
     for k, kind in enumerate(CAPTURE_KINDS):
         frames = data.tensor("capture_images", (m, k), dtype=None)
-        shapes, selection = predict_rows(frames, model3dmm, networks)
-        results = score_rows(shapes, template.faces, template.landmarks, scan)
-        selections[(int(subject), kind)] = selection
-        for row, r in results.items():
-            scores[kind][row].append(r.armse_mm)
-            vertex_sum[row][r.pred_vertex_ids] += r.pred_distances
-            vertex_count[row][r.pred_vertex_ids] += 1
-        examples[(int(subject), kind)] = (shapes, results)
+        predictions[(int(subject), kind)], selections[(int(subject), kind)] = predict_rows(frames, model3dmm, networks)
+keys = list(predictions)  # (subject, kind), subjects in order
+scored = score_captures([predictions[key] for key in keys], template.faces, template.landmarks,
+                        [scans[subject] for subject, _ in keys], workers=workers)
+examples = {}
+for (subject, kind), results in zip(keys, scored):
+    for row, r in results.items():
+        scores[kind][row].append(r.armse_mm)
+        vertex_sum[row][r.pred_vertex_ids] += r.pred_distances
+        vertex_count[row][r.pred_vertex_ids] += 1
+    examples[(subject, kind)] = (predictions[(subject, kind)], results)
+print(f"scored {len(keys)} captures x {len(ROWS)} rows in {workers} processes")
 
 # %% [markdown]
 # ## 2. Table 1
@@ -157,15 +162,14 @@ for label, idx in (("best", order[0]), ("worst", order[-1])):
 
 # %% tags=["nbval-ignore-output"]
 counts = [1, 2, 4, 8, 16, data.capture_images.shape[2]]
-curve = {n: [] for n in counts}
-for subject in subjects[:curve_subjects]:
-    scan = data.scan(int(subject))
-    for kind in CAPTURE_KINDS:
-        alpha_frames = selections[(int(subject), kind)]["alpha_frames"]
-        for n in counts:
-            pick = np.linspace(0, len(alpha_frames) - 1, n).round().astype(int)
-            v = model3dmm.shape(alpha_frames[pick].mean(0).double()).numpy()
-            curve[n].append(armse(v, template.faces, v[template.landmarks], scan.vertices, scan.faces, scan.landmarks).armse_mm)
+curve_keys = [(int(subject), kind) for subject in subjects[:curve_subjects] for kind in CAPTURE_KINDS]
+curve_shapes = []
+for key in curve_keys:
+    alpha_frames = selections[key]["alpha_frames"]
+    picks = {n: np.linspace(0, len(alpha_frames) - 1, n).round().astype(int) for n in counts}
+    curve_shapes.append({n: model3dmm.shape(alpha_frames[pick].mean(0).double()).numpy() for n, pick in picks.items()})
+curve_scores = score_captures(curve_shapes, template.faces, template.landmarks, [scans[s] for s, _ in curve_keys], workers=workers)
+curve = {n: [r[n].armse_mm for r in curve_scores] for n in counts}
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.errorbar(counts, [np.mean(curve[n]) for n in counts], yerr=[np.std(curve[n]) / np.sqrt(len(curve[n])) for n in counts], marker="o")
 ax.set(xscale="log", xlabel="frames averaged", ylabel="ARMSE (mm)", title=f"SV Mean, {min(curve_subjects, len(subjects))} subjects")
@@ -183,7 +187,7 @@ subject = int(subjects[0])
 shapes, results = examples[(subject, CAPTURE_KINDS[0])]
 r = results["MV Shape-Concat Mean"]
 aligned = r.transform.apply(shapes["MV Shape-Concat Mean"])
-scan = data.scan(subject)
+scan = scans[subject]
 near = np.linalg.norm(scan.vertices - scan.landmarks[30], axis=1) <= 95.0
 scan_faces = scan.faces[near[scan.faces].all(axis=1)]
 distance = np.zeros(template.n_points)

@@ -99,3 +99,14 @@ def test_environment_yml_lists_the_project_dependencies():
     for req in wanted:
         name = req.split(">")[0].split("<")[0].split("=")[0].split("[")[0].strip()
         assert name in listed, f"environment.yml does not list {name}"
+
+
+def test_parameter_overrides_are_parsed_as_yaml_and_checked():
+    from facelib.book import parse_overrides
+
+    params = {"sv_epochs": 12, "device": "cpu", "width": 0.25}
+    assert parse_overrides(["sv_epochs=3", "device=cuda", "width=1.0"], params) == {"sv_epochs": 3, "device": "cuda", "width": 1.0}
+    with pytest.raises(ValueError, match="not a parameter"):
+        parse_overrides(["epochs=3"], params)
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        parse_overrides(["sv_epochs"], params)

@@ -62,6 +62,12 @@ def test_multi_view_chain_and_checkpoint_guards(data, tmp_path):
     train(TrainConfig(kind="sv", **FAST), data, sv, progress=False)
     with pytest.raises(FileExistsError, match="finished model"):
         train(TrainConfig(kind="sv", **FAST), data, sv, progress=False)
+    before = weights(sv)
+    reused = train(TrainConfig(kind="sv", **FAST), data, sv, progress=False, reuse_finished=True)  # loaded, not retrained
+    assert all(torch.equal(before[k], weights(sv)[k]) for k in before)
+    assert len(reused.history) == 2 and reused.metrics.shape_mm > 0
+    with pytest.raises(ValueError, match="another configuration"):
+        train(TrainConfig(kind="sv", seed=5, **FAST), data, sv, progress=False, reuse_finished=True)
     with pytest.raises(ValueError, match="init="):
         train(TrainConfig(kind="mv", **FAST), data, tmp_path / "mv", progress=False)
     mv = train(TrainConfig(kind="mv", merge="concat", views=2, **FAST), data, tmp_path / "mv", init=sv, progress=False)
@@ -107,3 +113,19 @@ def test_select_views():
     assert select_views(yaw, 3).tolist() == [1, 2, 3]  # nearest -45, 0, 45; sorted by yaw
     assert select_views(yaw, 1).tolist() == [2]
     assert select_views(np.array([0.0, 1.0]), 2).tolist() == [0, 1]  # never the same view twice
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_the_three_kinds_train_on_cuda_and_match_the_cpu(data, tmp_path):
+    """bf16 autocast and channels_last on CUDA; the trained weights give the CPU's predictions on CPU."""
+    sv = train(TrainConfig(kind="sv", device="cuda", **FAST), data, tmp_path / "sv", progress=False)
+    assert next(sv.model.parameters()).is_cuda and all(np.isfinite(h["loss"]) for h in sv.history)
+    train(TrainConfig(kind="mv", merge="concat", views=2, device="cuda", **FAST), data, tmp_path / "mv", init=tmp_path / "sv", progress=False)
+    shape = train(TrainConfig(kind="mv_shape", views=2, device="cuda", **FAST), data, tmp_path / "shape", init=tmp_path / "mv", progress=False)
+    assert np.isfinite(shape.metrics.shape_mm)
+    images = data.tensor("images", data.subjects("val"), dtype=None)[:, 0]
+    gpu, _ = load_model(tmp_path / "sv", device="cuda")
+    cpu, _ = load_model(tmp_path / "sv")
+    with torch.no_grad():
+        a_gpu, a_cpu = gpu(images.cuda()).alpha.cpu(), cpu(images).alpha
+    assert torch.allclose(a_gpu, a_cpu, rtol=1e-2, atol=1e-3), (a_gpu - a_cpu).abs().max()
