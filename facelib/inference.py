@@ -83,7 +83,7 @@ class Reconstructor:
             if fov_deg is None:
                 raise ValueError("pass the photographs' intrinsics K or their horizontal field of view fov_deg")
             K = intrinsics_from_fov(fov_deg, self.image_size, self.image_size)
-        K = torch.as_tensor(np.array(K, dtype=np.float32))
+        K = (K.detach().cpu() if isinstance(K, torch.Tensor) else torch.as_tensor(np.asarray(K))).float()
         K = K.expand(n, 3, 3) if K.shape == (3, 3) else K
         if K.shape != (n, 3, 3):
             raise ValueError(f"expected K (3, 3) or ({n}, 3, 3), got {tuple(K.shape)}")

@@ -68,6 +68,7 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     checkpoint_every: int = 0  # optimiser steps between checkpoints; 0: at the end of every epoch
     encoder_weights: str | None = None  # a local .safetensors file for the VGG-16 encoder
+    pose_warmup_epochs: int = 0  # sv only: first epochs with α held at 0 (the 3DMM mean): only the camera is learned
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -76,6 +77,8 @@ class TrainConfig:
             raise ValueError("MV Shape-Concat uses merge='concat'")
         if self.batch_size < 1 or self.epochs < 1 or self.patience < 1 or self.views < 1:
             raise ValueError(f"batch_size, epochs, patience and views must be positive: {self}")
+        if self.pose_warmup_epochs < 0 or (self.pose_warmup_epochs and self.kind != "sv"):
+            raise ValueError(f"pose_warmup_epochs must be >= 0, and only the single-view network has one: {self}")
 
 
 @dataclass
@@ -394,6 +397,8 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
         epoch = progress_state["epoch"]
         order = torch.randperm(len(train_scenes), generator=_generator(config.seed, epoch)).numpy()
         model.train()
+        if config.pose_warmup_epochs:  # α's MLP starts learning after the warm-up (its output layer starts at 0)
+            model.alpha_head.requires_grad_(epoch >= config.pose_warmup_epochs)
         tick = time.perf_counter()
         while progress_state["step"] < steps_per_epoch:
             step = progress_state["step"]

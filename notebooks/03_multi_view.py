@@ -32,6 +32,7 @@
 profile = "smoke"
 seed = 0
 batch_size = 32
+lr = 0.0001  # Adam's learning rate (the paper's 1e-4)
 n_views = 3  # N, the photographs per scene (the paper: a frontal and two lateral views)
 mv_epochs = 2
 shape_epochs = 2
@@ -54,7 +55,7 @@ data = load_dataset(repo_root() / "data" / profile)
 model3dmm, template = data.model, data.template
 runs = repo_root() / "runs" / profile
 sv_model, sv_meta = load_model(runs / "sv", model3dmm=model3dmm, image_size=int(data.images.shape[-1]))
-common = dict(views=n_views, batch_size=batch_size, patience=patience, seed=seed, device=device,
+common = dict(views=n_views, batch_size=batch_size, lr=lr, patience=patience, seed=seed, device=device,
               max_steps_per_epoch=max_steps_per_epoch or None, width=sv_meta["architecture"]["width"])
 print(f"starting from the single-view network in {(runs / 'sv').relative_to(repo_root())} (VGG-16 width {common['width']})")
 

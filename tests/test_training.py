@@ -50,6 +50,18 @@ def test_same_seed_same_weights_other_seed_other_weights(data, tmp_path):
     assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
+def test_pose_warmup_holds_alpha_at_the_mean(data, tmp_path):
+    held = train(TrainConfig(kind="sv", pose_warmup_epochs=2, **FAST), data, tmp_path / "held", progress=False)
+    images = data.tensor("images", data.subjects("val"), dtype=None)[:, 0]
+    with torch.no_grad():
+        assert torch.count_nonzero(held.model(images).alpha) == 0  # α's output layer never left its zero start
+    free = train(TrainConfig(kind="sv", **FAST), data, tmp_path / "free", progress=False)
+    with torch.no_grad():
+        assert torch.count_nonzero(free.model(images).alpha) > 0
+    with pytest.raises(ValueError, match="pose_warmup_epochs"):
+        TrainConfig(kind="mv", pose_warmup_epochs=1)
+
+
 def test_training_lowers_the_loss(data, tmp_path):
     config = TrainConfig(kind="sv", width=0.125, batch_size=8, epochs=4, patience=10, lr=1e-3)
     result = train(config, data, tmp_path / "fit", progress=False)
