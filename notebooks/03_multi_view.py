@@ -77,6 +77,21 @@ for name, result in results.items():
 fig = viz.history_figure({name: r.history for name, r in results.items() if name != "MV Shape-Concat"})
 
 # %% [markdown]
+# **Throughput at the paper's size.** The figures above are this run's, on its device and image size. On
+# a machine with a GPU, the cell below also measures the four networks at the paper's size (224 px, the
+# full VGG-16, batch 32, N = 3, bf16 autocast) on synthetic batches with `facelib.bench`.
+
+# %% tags=["nbval-ignore-output"]
+if torch.cuda.is_available():
+    from facelib.bench import MODELS, training_throughput
+
+    for name, _, _ in MODELS:
+        r = training_throughput(name, image_size=224, width=1.0, views=3, batch_size=32, device="cuda")
+        print(f"{name}: {r.images_per_second:.0f} images/s on {torch.cuda.get_device_name()} ({r.step_ms:.1f} ms a step)")
+else:
+    print("no CUDA device in this run: on a GPU machine, python -m facelib.bench --device cuda measures the paper's size")
+
+# %% [markdown]
 # ## 2. Validation
 #
 # Every model sees the same validation scenes: for each validation subject, the N photographs whose
