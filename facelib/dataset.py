@@ -25,12 +25,8 @@ manifest and every checksum and refuses a mismatch with an error that says what 
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
 import hashlib
 import json
-import multiprocessing
-import os
 import platform
 import shutil
 import tempfile
@@ -45,6 +41,7 @@ import trimesh
 from facelib.appearance import sample_appearances, vertex_albedo
 from facelib.identity import Identity, face_shapes, sample_identities
 from facelib.morphable_model import MorphableModel
+from facelib.parallel import process_map
 from facelib.procrustes import similarity_transform
 from facelib.registration import RegistrationSettings, register
 from facelib.scans import RawScan, ScanSettings, load_scan, save_scan, simulate_scan
@@ -112,23 +109,6 @@ def _register_one(args):
     return reg.vertices, vertex_error, surface_error, reg.seconds
 
 
-@contextlib.contextmanager
-def _one_thread_per_process():
-    """Worker processes started inside this block use one BLAS/OpenMP thread each: ``workers`` processes that
-    each started a thread per core would oversubscribe a many-core machine (seen: a 16-core machine stalled)."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {n: os.environ.get(n) for n in names}
-    os.environ.update({n: "1" for n in names})
-    try:
-        yield
-    finally:
-        for n, v in saved.items():
-            if v is None:
-                os.environ.pop(n, None)
-            else:
-                os.environ[n] = v
-
-
 def file_sha256(path: Path) -> str:
     """sha256 (hex) of a file's bytes, read in chunks."""
     h = hashlib.sha256()
@@ -178,11 +158,7 @@ def build_dataset(config: DatasetConfig, data_root: str | Path, *, overwrite: bo
     start_shape = face_shapes([Identity()], template)[0]
     jobs = [(train_scans[int(i)], template, start_shape, config.registration, train_scans[int(i)].pose.apply(exact[i]))
             for i in registered_ids]
-    results = []
-    if jobs:
-        ctx = multiprocessing.get_context("spawn")
-        with _one_thread_per_process(), concurrent.futures.ProcessPoolExecutor(max_workers=max(1, config.workers), mp_context=ctx) as pool:
-            results = list(pool.map(_register_one, jobs))
+    results = process_map(_register_one, jobs, config.workers)
     registered_shapes = {int(i): r[0] for i, r in zip(registered_ids, results)}
     registration = {
         "subjects": [int(i) for i in registered_ids],

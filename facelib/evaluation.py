@@ -24,6 +24,7 @@ import torch
 from facelib.camera import quaternion_to_yaw_pitch_roll
 from facelib.metrics import ARMSE, armse
 from facelib.morphable_model import MorphableModel
+from facelib.parallel import process_map
 from facelib.scans import RawScan
 
 __all__ = ["ROWS", "PAPER_TABLE1", "ranked_frames", "predict_rows", "score_rows", "score_captures", "bootstrap_interval", "summarise"]
@@ -80,7 +81,7 @@ def predict_rows(frames: torch.Tensor, model3dmm: MorphableModel, networks: dict
         alphas[name] = networks[name](first).alpha[0].cpu()
     all_triplets = frames[torch.from_numpy(triplets.reshape(-1))].view(len(triplets), 3, *frames.shape[1:])
     alphas["MV Shape-Concat Mean"] = networks["MV Shape-Concat"](all_triplets).alpha.mean(0).cpu()
-    shapes = {name: model3dmm.shape(a.double().cpu()).numpy() for name, a in alphas.items()}
+    shapes = {name: model3dmm.shape(a.double()).numpy() for name, a in alphas.items()}
     return shapes, {"yaw": yaw, "frontal": frontal, "triplets": triplets, "alpha_frames": alpha_frames}
 
 
@@ -99,15 +100,7 @@ def score_captures(shapes: list[dict[str, np.ndarray]], faces: np.ndarray, landm
     (1: in this process). The result is the same for any number of workers."""
     if len(shapes) != len(scans):
         raise ValueError(f"expected one scan per capture, got {len(shapes)} captures and {len(scans)} scans")
-    jobs = [(s, faces, landmark_ids, scan) for s, scan in zip(shapes, scans)]
-    if workers <= 1 or len(jobs) < 2:
-        return [_score_job(job) for job in jobs]
-    import concurrent.futures
-    import multiprocessing
-
-    ctx = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        return list(pool.map(_score_job, jobs, chunksize=max(1, len(jobs) // (4 * workers))))
+    return process_map(_score_job, [(s, faces, landmark_ids, scan) for s, scan in zip(shapes, scans)], workers)
 
 
 def bootstrap_interval(values: np.ndarray, *, n: int = 2000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:

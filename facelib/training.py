@@ -314,10 +314,15 @@ def _load_optimizer(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]
     opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
 
 
+def _config_json(config: TrainConfig) -> dict:
+    """The configuration as it reads back from a checkpoint's JSON (tuples become lists)."""
+    return json.loads(json.dumps(asdict(config)))
+
+
 def _finished(config: TrainConfig, data: Dataset, run_dir: Path, manifest_sha: str) -> TrainResult:
     """The finished run in ``run_dir`` as a :class:`TrainResult`, if it matches ``config`` and the data set."""
     model, meta = load_model(run_dir, model3dmm=data.model, image_size=int(data.images.shape[-1]), device=config.device)
-    if meta["config"] != json.loads(json.dumps(asdict(config))):
+    if meta["config"] != _config_json(config):
         raise ValueError(f"{run_dir} holds a model trained with another configuration ({meta['config']}); "
                          "pass overwrite=True to retrain it with this one")
     if meta["dataset_manifest_sha256"] != manifest_sha:
@@ -377,7 +382,7 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
     arch = _architecture(model)
     if last_json.exists() and not overwrite:  # resume
         meta = json.loads(last_json.read_text())
-        if meta["config"] != json.loads(json.dumps(asdict(config))) or meta["architecture"] != arch:
+        if meta["config"] != _config_json(config) or meta["architecture"] != arch:
             raise ValueError(f"{run_dir} holds an unfinished run with another configuration; pass overwrite=True to restart")
         tensors = load_file(str(last_weights))
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
