@@ -6,9 +6,10 @@ on random images of the requested size, with cameras drawn like the data set's a
 face template, so that it needs no data set and can be run on any machine::
 
     python -m facelib.bench --device cuda --image-size 224 --width 1.0 --views 3   # the paper's size
-    python -m facelib.bench --device cpu --image-size 64 --width 0.25              # the cpu profile
+    python -m facelib.bench --device cpu --image-size 64 --width 0.25 --precision bf16   # the cpu profile
 
-On CUDA the step runs like training does there: bf16 autocast and channels_last. Timing: ``warmup``
+The step runs like training does: channels_last, and bf16 autocast as ``precision`` says (``"auto"``:
+on CUDA only; see :func:`facelib.training.uses_bf16`). Timing: ``warmup``
 steps first (kernel selection, allocator), then the median of ``steps`` timed steps, each closed by a
 device synchronisation. Images/s counts every view (a multi-view step of batch B with N views is B N
 images).
@@ -30,7 +31,7 @@ from facelib.morphable_model import MorphableModel
 from facelib.nets import MultiView, SingleView
 from facelib.scenes import CameraSettings, sample_scene_cameras
 from facelib.template import build_template
-from facelib.training import training_step
+from facelib.training import PRECISIONS, training_step, uses_bf16
 
 __all__ = ["Throughput", "MODELS", "random_morphable_model", "training_throughput"]
 
@@ -78,7 +79,7 @@ def _model(kind: str, merge: str | None, n_modes: int, image_size: int, width: f
 
 def training_throughput(name: str, *, image_size: int = 224, width: float = 1.0, views: int = 3, batch_size: int = 32,
                         device: str = "cuda", n_modes: int = 50, steps: int = 20, warmup: int = 5, seed: int = 0,
-                        model3dmm: MorphableModel | None = None) -> Throughput:
+                        precision: str = "auto", model3dmm: MorphableModel | None = None) -> Throughput:
     """Measure one of :data:`MODELS` (by name) training on random batches; see the module doc."""
     kinds = {m[0]: m[1:] for m in MODELS}
     if name not in kinds:
@@ -92,9 +93,9 @@ def training_throughput(name: str, *, image_size: int = 224, width: float = 1.0,
     torch.manual_seed(seed)
     model3dmm = model3dmm or random_morphable_model(n_modes, seed)
     n_views = 1 if kind == "sv" else views
-    model = _model(kind, merge, model3dmm.n_modes, image_size, width, views).to(dev)
+    model = _model(kind, merge, model3dmm.n_modes, image_size, width, views).to(dev).to(memory_format=torch.channels_last)
+    bf16 = uses_bf16(precision, dev)
     if dev.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
         torch.cuda.reset_peak_memory_stats(dev)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     g = torch.Generator().manual_seed(seed)
@@ -112,14 +113,14 @@ def training_throughput(name: str, *, image_size: int = 224, width: float = 1.0,
     for i in range(warmup + steps):
         sync()
         tick = time.perf_counter()
-        training_step(model, opt, kind, model3dmm, batch, bf16=dev.type == "cuda")
+        training_step(model, opt, kind, model3dmm, batch, bf16=bf16)
         sync()
         if i >= warmup:
             times.append(time.perf_counter() - tick)
     step = statistics.median(times)
     peak = torch.cuda.max_memory_allocated(dev) / 2**30 if dev.type == "cuda" else float("nan")
     return Throughput(model=name, image_size=image_size, width=width, views=n_views, batch_size=batch_size, device=str(dev),
-                      bf16=dev.type == "cuda", images_per_second=batch_size * n_views / step, step_ms=1e3 * step,
+                      bf16=bf16, images_per_second=batch_size * n_views / step, step_ms=1e3 * step,
                       peak_memory_gib=peak, parameters=sum(p.numel() for p in model.parameters()))
 
 
@@ -132,11 +133,13 @@ def main(argv: list[str] | None = None) -> list[Throughput]:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
     parser.add_argument("--models", nargs="*", default=[m[0] for m in MODELS])
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     results = [training_throughput(name, image_size=args.image_size, width=args.width, views=args.views,
-                                   batch_size=args.batch_size, device=args.device, steps=args.steps, warmup=args.warmup)
+                                   batch_size=args.batch_size, device=args.device, steps=args.steps, warmup=args.warmup,
+                                   precision=args.precision)
                for name in args.models]
     for r in results:
         print(f"{r.model:16s} {r.image_size:4d} px  width {r.width:<5g} N={r.views}  batch {r.batch_size}  {r.device:6s} "

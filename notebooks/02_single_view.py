@@ -37,6 +37,7 @@ sv_epochs = 2
 patience = 3  # early stopping: epochs without a better validation loss
 max_steps_per_epoch = 0  # 0: the whole training split every epoch
 device = "cpu"
+precision = "auto"  # bf16 autocast: "auto" (on CUDA only), "bf16" (also on a CPU with AVX512-BF16/AMX), "fp32"
 overwrite = True  # retrain; False: reuse a finished runs/<profile>/sv/ (same configuration) or resume an interrupted one
 
 # %%
@@ -54,7 +55,7 @@ data = load_dataset(repo_root() / "data" / profile)
 model3dmm, template = data.model, data.template
 config = TrainConfig(kind="sv", width=width, batch_size=batch_size, lr=lr, pose_warmup_epochs=pose_warmup_epochs,
                      epochs=sv_epochs, patience=patience, seed=seed,
-                     device=device, max_steps_per_epoch=max_steps_per_epoch or None)
+                     device=device, precision=precision, max_steps_per_epoch=max_steps_per_epoch or None)
 print(f"{len(data.subjects('train'))} training and {len(data.subjects('val'))} validation subjects, "
       f"{data.images.shape[1]} views each, {data.images.shape[-1]} px; 3DMM with {model3dmm.n_modes} modes")
 print(config)

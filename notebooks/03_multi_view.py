@@ -39,6 +39,7 @@ shape_epochs = 2
 patience = 3
 max_steps_per_epoch = 0  # 0: the whole training split every epoch
 device = "cpu"
+precision = "auto"  # bf16 autocast: "auto" (on CUDA only), "bf16" (also on a CPU with AVX512-BF16/AMX), "fp32"
 overwrite = True  # retrain; False: reuse finished runs (same configuration) or resume interrupted ones
 
 # %%
@@ -55,7 +56,7 @@ data = load_dataset(repo_root() / "data" / profile)
 model3dmm, template = data.model, data.template
 runs = repo_root() / "runs" / profile
 sv_model, sv_meta = load_model(runs / "sv", model3dmm=model3dmm, image_size=int(data.images.shape[-1]))
-common = dict(views=n_views, batch_size=batch_size, lr=lr, patience=patience, seed=seed, device=device,
+common = dict(views=n_views, batch_size=batch_size, lr=lr, patience=patience, seed=seed, device=device, precision=precision,
               max_steps_per_epoch=max_steps_per_epoch or None, width=sv_meta["architecture"]["width"])
 print(f"starting from the single-view network in {(runs / 'sv').relative_to(repo_root())} (VGG-16 width {common['width']})")
 

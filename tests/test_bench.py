@@ -27,6 +27,12 @@ def test_throughput_of_every_model_on_cpu(name):
     assert r.images_per_second > 0 and r.parameters > 0
 
 
+def test_throughput_with_bf16_on_cpu():
+    r = training_throughput("SV", image_size=32, width=0.125, batch_size=2, device="cpu", steps=1, warmup=0,
+                            precision="bf16", model3dmm=random_morphable_model(5))
+    assert r.bf16 and r.images_per_second > 0
+
+
 def test_throughput_refuses_unknown_models_and_missing_cuda():
     with pytest.raises(ValueError, match="unknown model"):
         training_throughput("MV Max", device="cpu")

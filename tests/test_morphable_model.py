@@ -80,6 +80,22 @@ def test_fit_without_transforms_recovers_exactly():
     assert (np.diff(model.std) <= 0).all()
 
 
+@pytest.mark.parametrize("n", [30, 200])  # fewer and more samples than coordinates (3P = 120)
+def test_principal_components_agree_with_numpy_svd(n):
+    from facelib.morphable_model import _principal_components
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(n, 120)) * np.geomspace(10.0, 0.01, 120)  # a spread of variances
+    X -= X.mean(0)
+    variances, directions = _principal_components(X)
+    _, sing, vt = np.linalg.svd(X, full_matrices=False)
+    np.testing.assert_allclose(variances, (sing**2 / (n - 1))[: len(variances)], rtol=1e-8)
+    k = 20  # well-separated leading directions agree up to sign
+    signs = np.sign((directions[:k] * vt[:k]).sum(1))
+    np.testing.assert_allclose(directions[:k], vt[:k] * signs[:, None], atol=1e-8)
+    np.testing.assert_allclose(directions[:k] @ directions[:k].T, np.eye(k), atol=1e-10)
+
+
 def test_variance_threshold_picks_the_fewest_modes():
     rng = np.random.default_rng(3)
     shapes, _, mirror = low_rank_population(rng)

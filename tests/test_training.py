@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 
 from facelib.dataset import load_dataset
 from facelib.morphable_model import MorphableModel
-from facelib.training import MeanShapeBaseline, TrainConfig, evaluate, load_model, select_views, train
+from facelib.training import MeanShapeBaseline, TrainConfig, evaluate, load_model, select_views, train, uses_bf16
 
 FAST = dict(width=0.125, batch_size=4, epochs=2, max_steps_per_epoch=3, patience=5)
 
@@ -118,6 +118,18 @@ def test_evaluate_the_mean_shape_baseline(data):
     shapes = np.asarray(data.shapes[val], dtype=np.float64)
     expected = np.sqrt(((shapes - data.model.mean) ** 2).sum(-1).mean(-1)).mean()
     assert metrics.shape_mm == pytest.approx(expected, rel=1e-5)
+
+
+def test_precision_decides_bf16_autocast(data, tmp_path):
+    assert not uses_bf16("auto", "cpu") and uses_bf16("auto", "cuda")
+    assert uses_bf16("bf16", "cpu") and not uses_bf16("fp32", "cuda")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="fp16")
+    # bf16 autocast on the CPU trains (the loss stays float32) and is reproducible
+    runs = [train(TrainConfig(kind="sv", precision="bf16", **FAST), data, tmp_path / f"bf16_{i}", progress=False) for i in range(2)]
+    assert all(np.isfinite(h["loss"]) for h in runs[0].history)
+    a, b = weights(tmp_path / "bf16_0"), weights(tmp_path / "bf16_1")
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_select_views():
