@@ -16,18 +16,24 @@ subject's raw scan and its landmarks with :func:`facelib.metrics.armse`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
+from facelib.atomic import atomic_write
 from facelib.camera import quaternion_to_yaw_pitch_roll
 from facelib.metrics import ARMSE, armse
 from facelib.morphable_model import MorphableModel
 from facelib.parallel import process_map
 from facelib.scans import RawScan
 
-__all__ = ["ROWS", "PAPER_TABLE1", "ranked_frames", "predict_rows", "score_rows", "score_captures", "bootstrap_interval", "summarise"]
+__all__ = ["ROWS", "PAPER_TABLE1", "ranked_frames", "predict_rows", "score_rows", "score_captures", "bootstrap_interval", "summarise",
+           "write_tables"]
 
 ROWS = ("3DMM Mean", "SV Frontal", "SV Mean", "MV Add", "MV Concat", "MV Shape-Concat", "MV Shape-Concat Mean")
 #: the paper's Table 1, ARMSE in mm on 3DFAW-2019
@@ -135,3 +141,25 @@ def summarise(per_subject: dict[str, np.ndarray]) -> list[RowSummary]:
         out.append(RowSummary(row, float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else 0.0, lo, hi,
                               (base - v.mean()) / base, PAPER_TABLE1[row], (paper_base - PAPER_TABLE1[row]) / paper_base))
     return out
+
+
+CSV_COLUMNS = ("captures", "row", "armse_mean_mm", "armse_std_mm", "ci95_low_mm", "ci95_high_mm", "improvement_vs_mean",
+               "paper_armse_mm", "paper_improvement_vs_mean")
+
+
+def write_tables(tables: dict[str, list[RowSummary]], folder: str | Path) -> tuple[Path, Path]:
+    """Write Table 1 per capture kind (``{"orbit": [...], "turn": [...], "both": [...]}``) as ``table1.json``
+    (every field of :class:`RowSummary`) and ``table1.csv`` (:data:`CSV_COLUMNS`, mm), atomically; returns
+    both paths."""
+    folder = Path(folder)
+    payload = json.dumps({kind: [asdict(r) for r in table] for kind, table in tables.items()}, indent=1)
+    json_path = atomic_write(folder / "table1.json", lambda tmp: Path(tmp).write_text(payload))
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for kind, table in tables.items():
+        for r in table:
+            writer.writerow([kind, r.row, f"{r.mean:.4f}", f"{r.std:.4f}", f"{r.ci_low:.4f}", f"{r.ci_high:.4f}",
+                             f"{r.improvement:.4f}", r.paper, f"{r.paper_improvement:.4f}"])
+    csv_path = atomic_write(folder / "table1.csv", lambda tmp: Path(tmp).write_text(text.getvalue()))
+    return json_path, csv_path

@@ -238,7 +238,7 @@ def load_model(path: str | Path, *, model3dmm: MorphableModel | None = None, ima
         raise ValueError(f"{weights_path} does not match the checksum in {meta_path.name}: the file is corrupt; retrain")
     model = _build(meta["architecture"])
     model.load_state_dict(load_file(str(weights_path)))
-    return model.to(device).eval(), meta
+    return model.to(device).to(memory_format=torch.channels_last).eval(), meta
 
 
 # --------------------------------------------------------------------------------- evaluation

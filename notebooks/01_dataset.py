@@ -44,7 +44,7 @@ views = 5  # photographs per training subject
 n_registered = 2  # training subjects whose raw scans go through registration (seconds each)
 n_capture_subjects = 4  # test subjects with 3DFAW-like captures and raw scans
 capture_frames = 30  # frames per capture video
-workers = 2  # processes for registration
+workers = 2  # worker processes for the faces of the identities and for registration
 overwrite = True  # replace an existing data/<profile>/ (this notebook's job is to build it)
 
 # %%

@@ -38,7 +38,6 @@ device = "cpu"  # where the networks run ("cuda" on a GPU)
 workers = 2  # processes that score the predictions (ARMSE runs on the CPU)
 
 # %%
-import csv
 import json
 
 import matplotlib.pyplot as plt
@@ -49,7 +48,7 @@ from tqdm import tqdm
 from facelib import viz
 from facelib.book import repo_root
 from facelib.dataset import CAPTURE_KINDS, load_dataset
-from facelib.evaluation import PAPER_TABLE1, ROWS, predict_rows, score_captures, summarise
+from facelib.evaluation import PAPER_TABLE1, ROWS, predict_rows, score_captures, summarise, write_tables
 from facelib.training import load_model
 
 data = load_dataset(repo_root() / "data" / profile)
@@ -104,17 +103,8 @@ for kind, table in tables.items():
               f"{r.paper:>8.2f}{-100 * r.paper_improvement:>+8.0f}%")
 
 # %%
-out = runs / "table1.json"
-out.write_text(json.dumps({kind: [vars(r) for r in table] for kind, table in tables.items()}, indent=1))
-with open(runs / "table1.csv", "w", newline="") as f:
-    writer = csv.writer(f)
-    writer.writerow(["captures", "row", "armse_mean_mm", "armse_std_mm", "ci95_low_mm", "ci95_high_mm", "improvement_vs_mean",
-                     "paper_armse_mm", "paper_improvement_vs_mean"])
-    for kind, table in tables.items():
-        for r in table:
-            writer.writerow([kind, r.row, f"{r.mean:.4f}", f"{r.std:.4f}", f"{r.ci_low:.4f}", f"{r.ci_high:.4f}",
-                             f"{r.improvement:.4f}", r.paper, f"{r.paper_improvement:.4f}"])
-print(f"wrote {out.relative_to(repo_root())} and table1.csv")
+json_path, csv_path = write_tables(tables, runs)
+print(f"wrote {json_path.relative_to(repo_root())} and {csv_path.name}")
 
 # %% [markdown]
 # **Is the paper's order reproduced?** The paper's rows fall in the order 3DMM Mean > SV Frontal > SV

@@ -82,3 +82,14 @@ def test_bad_configuration_is_explained():
         DatasetConfig(n_subjects=40, n_registered=30)
     with pytest.raises(ValueError, match="capture_frames=10"):
         DatasetConfig(capture_frames=10)
+
+
+def test_faces_built_in_worker_processes_are_the_faces():
+    from facelib.identity import face_shapes, sample_identities
+    from facelib.template import build_template
+
+    template = build_template()
+    identities = sample_identities(200, np.random.default_rng(7))  # two chunks of 100: two workers
+    parallel = dataset_module.face_shapes_parallel(identities, template, workers=2)
+    assert parallel.shape == (200, template.n_points, 3)
+    np.testing.assert_allclose(parallel[::25], face_shapes(identities[::25], template), rtol=0, atol=1e-9)  # order kept

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from facelib.evaluation import PAPER_TABLE1, ROWS, bootstrap_interval, predict_rows, ranked_frames, summarise
+from facelib.evaluation import PAPER_TABLE1, ROWS, bootstrap_interval, predict_rows, ranked_frames, summarise, write_tables
 from facelib.morphable_model import MorphableModel
 from facelib.nets import MultiView, SingleView
 
@@ -65,3 +65,21 @@ def test_predict_rows_uses_the_sv_yaw_and_averages_linearly():
     np.testing.assert_allclose(shapes["SV Mean"], model.shape(alpha.mean(0)).numpy(), atol=1e-5)
     np.testing.assert_allclose(shapes["SV Frontal"], model.shape(alpha[sel["frontal"]]).numpy(), atol=1e-5)
     assert np.abs(sel["yaw"][sel["frontal"]]) == np.abs(sel["yaw"]).min()
+
+
+def test_tables_are_written_and_read_back(tmp_path):
+    import csv
+    import json
+
+    rng = np.random.default_rng(1)
+    tables = {kind: summarise({row: rng.normal(3.0 - 0.1 * i, 0.3, 12) for i, row in enumerate(ROWS)}) for kind in ("orbit", "both")}
+    json_path, csv_path = write_tables(tables, tmp_path / "runs")
+    back = json.loads(json_path.read_text())
+    assert list(back) == ["orbit", "both"] and [r["row"] for r in back["both"]] == list(ROWS)
+    assert back["orbit"][3]["mean"] == tables["orbit"][3].mean
+    with open(csv_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * len(ROWS) and rows[0]["captures"] == "orbit" and rows[-1]["row"] == ROWS[-1]
+    assert float(rows[1]["armse_mean_mm"]) == pytest.approx(tables["orbit"][1].mean, abs=1e-4)
+    assert float(rows[0]["paper_armse_mm"]) == PAPER_TABLE1["3DMM Mean"]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["table1.csv", "table1.json"]  # no temporary files left

@@ -89,11 +89,31 @@ def test_principal_components_agree_with_numpy_svd(n):
     X -= X.mean(0)
     variances, directions = _principal_components(X)
     _, sing, vt = np.linalg.svd(X, full_matrices=False)
+    assert len(variances) == min(n - 1, 120)  # rank of centred samples; every variance is far above the cut
     np.testing.assert_allclose(variances, (sing**2 / (n - 1))[: len(variances)], rtol=1e-8)
     k = 20  # well-separated leading directions agree up to sign
     signs = np.sign((directions[:k] * vt[:k]).sum(1))
     np.testing.assert_allclose(directions[:k], vt[:k] * signs[:, None], atol=1e-8)
-    np.testing.assert_allclose(directions[:k] @ directions[:k].T, np.eye(k), atol=1e-10)
+    np.testing.assert_allclose(directions @ directions.T, np.eye(len(directions)), atol=1e-6)
+
+
+def test_principal_components_of_rank_deficient_samples_and_their_signs():
+    from facelib.morphable_model import _principal_components
+
+    rng = np.random.default_rng(5)
+    basis = np.linalg.qr(rng.normal(size=(120, 6)))[0].T  # 6 orthonormal directions in 120 dimensions
+    X = (rng.normal(size=(300, 6)) * [9.0, 7.0, 5.0, 3.0, 2.0, 1.0]) @ basis
+    X -= X.mean(0)
+    variances, directions = _principal_components(X)
+    assert len(variances) == 6  # no noise directions above the cut
+    np.testing.assert_allclose(directions @ directions.T, np.eye(6), atol=1e-10)
+    angles = subspace_angles(directions.T, basis.T)
+    assert np.degrees(angles).max() < 1e-6
+    # the sign convention: a fixed positive ramp has a positive component along every direction,
+    # also when the samples are negated (which flips an SVD's vectors arbitrarily)
+    ramp = np.linspace(1.0, 2.0, 120)
+    assert (directions @ ramp > 0).all()
+    np.testing.assert_allclose(_principal_components(-X)[1], directions, atol=1e-10)
 
 
 def test_variance_threshold_picks_the_fewest_modes():

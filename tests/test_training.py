@@ -130,6 +130,10 @@ def test_precision_decides_bf16_autocast(data, tmp_path):
     assert all(np.isfinite(h["loss"]) for h in runs[0].history)
     a, b = weights(tmp_path / "bf16_0"), weights(tmp_path / "bf16_1")
     assert all(torch.equal(a[k], b[k]) for k in a)
+    train(TrainConfig(kind="sv", precision="fp32", **FAST), data, tmp_path / "fp32", progress=False)
+    c = weights(tmp_path / "fp32")
+    assert not all(torch.equal(a[k], c[k]) for k in a)  # autocast was on: bf16 rounding changed the weights
+    assert json.loads((tmp_path / "bf16_0" / "model.json").read_text())["config"]["precision"] == "bf16"
 
 
 def test_select_views():
