@@ -70,6 +70,7 @@ class DatasetConfig:
     capture_frames: int = 30
     variance: float = 0.99
     workers: int = 2
+    render_device: str = "cpu"  # where the rasterizer runs ("cuda" on a GPU machine); random draws stay on the CPU
     split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
     scan: ScanSettings = field(default_factory=ScanSettings)
     registration: RegistrationSettings = field(default_factory=RegistrationSettings)
@@ -89,6 +90,14 @@ class DatasetConfig:
         if self.capture_frames < 30 or self.views < 1 or self.image_size < 16:
             problems.append(f"capture_frames={self.capture_frames} (>= 30), views={self.views} (>= 1), "
                             f"image_size={self.image_size} (>= 16)")
+        try:
+            render_device = torch.device(self.render_device)
+        except RuntimeError:
+            render_device = None
+        if render_device is None or render_device.type not in ("cpu", "cuda"):
+            problems.append(f"render_device={self.render_device!r} (\"cpu\" or \"cuda\")")
+        elif render_device.type == "cuda" and not torch.cuda.is_available():
+            problems.append(f"render_device={self.render_device!r}, but torch sees no CUDA device here (use \"cpu\")")
         if problems:
             raise ValueError("bad data set configuration: " + "; ".join(problems))
 
@@ -206,7 +215,7 @@ def build_dataset(config: DatasetConfig, data_root: str | Path, *, overwrite: bo
     cams = sample_scene_cameras(N, config.views, cam_settings, torch.Generator().manual_seed(streams["cameras"]))
     render_gen = torch.Generator().manual_seed(streams["render"])
     shapes_t = torch.from_numpy(shapes_model)
-    images = render_images(shapes_t, faces, albedo, cams, cam_settings, render_gen)
+    images = render_images(shapes_t, faces, albedo, cams, cam_settings, render_gen, device=config.render_device)
     timings["scenes"] = time.perf_counter() - tick
     log(f"rendered {N * config.views} training images at {config.image_size} px")
 
@@ -223,7 +232,8 @@ def build_dataset(config: DatasetConfig, data_root: str | Path, *, overwrite: bo
     M = len(capture_ids)
     cap_cams = Cameras(**{k: torch.stack(v).view(M * 2, F, *v[0].shape[1:]) for k, v in cap.items()})
     rows = np.repeat(capture_ids, 2)
-    cap_images = render_images(shapes_t[rows], faces, albedo[rows], cap_cams, cam_settings, cap_gen, one_background_per_row=True)
+    cap_images = render_images(shapes_t[rows], faces, albedo[rows], cap_cams, cam_settings, cap_gen, one_background_per_row=True,
+                               device=config.render_device)
     timings["captures"] = time.perf_counter() - tick
     log(f"rendered {M} subjects x {len(CAPTURE_KINDS)} captures x {F} frames")
 

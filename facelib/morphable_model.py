@@ -22,7 +22,7 @@ import torch
 from facelib.atomic import atomic_write
 from facelib.procrustes import generalized_procrustes
 
-__all__ = ["MorphableModel", "mirror_shapes"]
+__all__ = ["MorphableModel", "mirror_shapes", "similarity_directions"]
 
 _ARRAYS = ("mean", "components", "std", "faces", "landmarks", "mirror", "spectrum")
 _FORMAT_VERSION = 1
@@ -65,6 +65,18 @@ def _principal_components(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     directions = (centred.T @ u / np.sqrt(eigval)).T if n <= dim else u.T
     flip = np.where(directions @ np.linspace(1.0, 2.0, dim) < 0, -1.0, 1.0)
     return eigval / (n - 1), directions * flip[:, None]
+
+
+def similarity_directions(mean: np.ndarray, scale: bool = True) -> np.ndarray:
+    """Orthonormal directions (G, P 3) along which a similarity transform first moves the shape ``mean``
+    (P, 3): 3 translations, 3 infinitesimal rotations ω × x about the centroid and, with ``scale``, the
+    isotropic scaling x - centroid (G = 7; 6 without scale)."""
+    c = np.asarray(mean, dtype=np.float64)
+    c = c - c.mean(axis=0)
+    eye = np.eye(3)
+    moves = [np.broadcast_to(e, c.shape) for e in eye] + [np.cross(e, c) for e in eye] + ([c] if scale else [])
+    q, _ = np.linalg.qr(np.stack([m.ravel() for m in moves], axis=1))
+    return q.T
 
 
 @dataclass(eq=False)
@@ -210,8 +222,19 @@ class MorphableModel:
 
         Generalized Procrustes alignment (rotation, translation and, with ``scale=True``, isotropic
         scale; see :func:`facelib.procrustes.generalized_procrustes`: the result is expressed in the
-        frame and size of ``reference``, by default the average input shape), then PCA of the aligned shapes, keeping the fewest modes whose variance is at
-        least the fraction ``variance`` of the total.
+        frame and size of ``reference``, by default the average input shape), then PCA of the aligned
+        shapes in the tangent space at the mean, keeping the fewest modes whose variance is at least the
+        fraction ``variance`` of the total.
+
+        The tangent space: before the PCA, the part of every aligned shape's deviation from the mean that a
+        similarity transform of the mean would produce (:func:`similarity_directions`; without scale when
+        ``scale=False``) is removed. Alignment removes it only to first order: shapes normalised to one
+        size still differ in size at second order (about (deviation / size)² of the size, a few tenths of
+        a millimetre for faces), and PCA turns that into modes that scale the whole face. A network
+        trained on the reprojection loss then uses such modes, tens of standard deviations deep, to trade
+        the face's size against the camera's distance, which no photograph can tell apart. In the tangent
+        space no combination of modes moves, turns or (with ``scale``) resizes the mean shape to first
+        order: pose and size are the camera's.
         """
         if not 0.0 < variance <= 1.0:
             raise ValueError(f"expected a variance fraction in (0, 1], got {variance}")
@@ -221,6 +244,8 @@ class MorphableModel:
         aligned = generalized_procrustes(X, scale=scale, reference=reference).aligned
         mean = aligned.mean(axis=0)
         centred = (aligned - mean).reshape(len(X), -1)
+        gauge = similarity_directions(mean, scale)
+        centred = centred - (centred @ gauge.T) @ gauge  # the tangent space at the mean
         spectrum, vt = _principal_components(centred)
         ratio = np.cumsum(spectrum) / spectrum.sum()
         k = int(np.searchsorted(ratio, variance - 1e-12) + 1)

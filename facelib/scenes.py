@@ -132,10 +132,15 @@ def sample_capture_cameras(kind: str, n_frames: int, settings: CameraSettings, g
 def render_images(
     shapes: torch.Tensor, faces: torch.Tensor, albedo: torch.Tensor, cameras: Cameras, settings: CameraSettings,
     generator: torch.Generator, *, one_background_per_row: bool = False, batch: int = 256,
+    device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """Photographs (N, V, 3, S, S) uint8 of shapes (N, P, 3) mm with albedo (N, P, 3), one per camera
     (cameras shaped (N, V, ...)): rendered over random backgrounds (one per image, or one per row of
-    V frames for videos), with Gaussian sensor noise."""
+    V frames for videos), with Gaussian sensor noise.
+
+    ``device``: where the rasterizer runs (``"cuda"`` renders large data sets many times faster). Every
+    random draw (backgrounds, noise) comes from ``generator`` on the CPU either way, so the device changes
+    only the rounding of the rasterizer's arithmetic; the result is always on the CPU."""
     N, V = cameras.q.shape[:2]
     S = settings.image_size
     P = shapes.shape[1]
@@ -151,8 +156,9 @@ def render_images(
         j = min(i + batch, N * V)
         idx = subject[i:j]
         bg = row_backgrounds[idx] if one_background_per_row else random_backgrounds(j - i, S, S, generator)
-        img = render(shapes[idx].float().view(-1, P, 3), faces, albedo[idx].float(), K[i:j], q[i:j], t[i:j], light[i:j], bg,
-                     ambient=amb[i:j], diffuse=dif[i:j], settings=raster).images
+        on = lambda x: x.to(device)  # noqa: E731
+        img = render(on(shapes[idx].float().view(-1, P, 3)), on(faces), on(albedo[idx].float()), on(K[i:j]), on(q[i:j]), on(t[i:j]),
+                     on(light[i:j]), on(bg), ambient=on(amb[i:j]), diffuse=on(dif[i:j]), settings=raster).images.cpu()
         sigma = lo + (hi - lo) * torch.rand(j - i, 1, 1, 1, generator=generator)
         img = img + sigma * torch.randn(img.shape, generator=generator)
         out[i:j] = (img.clamp(0, 1) * 255).round().to(torch.uint8)

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 import facelib.dataset as dataset_module
 from facelib.dataset import DatasetConfig, build_dataset, load_dataset
@@ -82,6 +83,11 @@ def test_bad_configuration_is_explained():
         DatasetConfig(n_subjects=40, n_registered=30)
     with pytest.raises(ValueError, match="capture_frames=10"):
         DatasetConfig(capture_frames=10)
+    with pytest.raises(ValueError, match="render_device='tpu'"):
+        DatasetConfig(render_device="tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="sees no CUDA device"):
+            DatasetConfig(render_device="cuda")
 
 
 def test_faces_built_in_worker_processes_are_the_faces():

@@ -80,6 +80,33 @@ def test_fit_without_transforms_recovers_exactly():
     assert (np.diff(model.std) <= 0).all()
 
 
+def test_modes_cannot_move_turn_or_resize_the_mean():
+    """Shapes of one size differ in size at second order after Procrustes; plain PCA of the aligned shapes
+    makes a mode of it (checked here with numpy's SVD), which a network could use to trade the face's size
+    against the camera's distance. The model's modes are orthogonal to every similarity direction at the
+    mean (the tangent directions built by this test, not by the library)."""
+    rng = np.random.default_rng(11)
+    shapes, _, mirror = low_rank_population(rng, n=300)
+    shapes = shapes.mean(0) + 3.0 * (shapes - shapes.mean(0))  # deformations of 10-35 mm on a 40 mm cloud
+    shapes = shapes * rng.uniform(0.8, 1.25, (len(shapes), 1, 1))
+    from facelib.procrustes import generalized_procrustes
+
+    aligned = generalized_procrustes(shapes).aligned
+    centred = (aligned - aligned.mean(0)).reshape(len(shapes), -1)
+    plain = np.linalg.svd(centred, full_matrices=False)[2][:8]
+    size = similarity_tangent(aligned.mean(0))[:, 6]
+    assert np.abs(plain @ size / np.linalg.norm(size)).max() > 0.05  # plain PCA has a size mode
+    model = MorphableModel.fit(shapes, faces=np.array([[0, 1, 2]]), landmarks=np.array([0]), mirror=mirror, variance=0.999999)
+    tangent = np.linalg.qr(similarity_tangent(model.mean))[0]
+    C = model.components.reshape(model.n_modes, -1)
+    assert np.abs(C @ tangent).max() < 1e-9
+    rigid = MorphableModel.fit(shapes, faces=np.array([[0, 1, 2]]), landmarks=np.array([0]), mirror=mirror, scale=False)
+    rigid_tangent = np.linalg.qr(similarity_tangent(rigid.mean)[:, :6])[0]
+    assert np.abs(rigid.components.reshape(rigid.n_modes, -1) @ rigid_tangent).max() < 1e-9
+    size_mode = rigid.components.reshape(rigid.n_modes, -1) @ similarity_tangent(rigid.mean)[:, 6]
+    assert np.abs(size_mode).max() > 0.5 * np.linalg.norm(similarity_tangent(rigid.mean)[:, 6])  # without scale, size stays a mode
+
+
 @pytest.mark.parametrize("n", [30, 200])  # fewer and more samples than coordinates (3P = 120)
 def test_principal_components_agree_with_numpy_svd(n):
     from facelib.morphable_model import _principal_components

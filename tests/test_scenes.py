@@ -91,3 +91,18 @@ def test_mirrored_scene_renders_as_the_flipped_image(world):
     assert same > 0.99, same
     # and the shape's mirror is the same as mirror_shapes
     assert torch.equal(shape_m, mirror_shapes(shape, template.mirror))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_render_images_on_cuda_matches_cpu(world):
+    """The rasterizer on the GPU, the random draws on the CPU generator: the same photographs, up to a
+    grey level where the GPU's float32 rounding lands differently."""
+    template, shapes, albedo = world
+    settings = CameraSettings(image_size=64)
+    cams = sample_scene_cameras(3, 4, settings, torch.Generator().manual_seed(4))
+    faces = torch.from_numpy(template.faces)
+    cpu = render_images(shapes, faces, albedo, cams, settings, torch.Generator().manual_seed(5))
+    gpu = render_images(shapes, faces, albedo, cams, settings, torch.Generator().manual_seed(5), device="cuda")
+    assert gpu.device.type == "cpu" and gpu.dtype == torch.uint8 and gpu.shape == cpu.shape
+    diff = (gpu.int() - cpu.int()).abs()
+    assert (diff > 1).float().mean() < 1e-3, f"{int((diff > 1).sum())} of {diff.numel()} values differ by more than one grey level"
