@@ -7,6 +7,7 @@ from scipy.linalg import subspace_angles
 from scipy.spatial.transform import Rotation
 
 from facelib.morphable_model import MorphableModel, mirror_shapes
+from facelib.procrustes import generalized_procrustes
 
 
 def symmetric_points(rng, half=20):
@@ -89,8 +90,6 @@ def test_modes_cannot_move_turn_or_resize_the_mean():
     shapes, _, mirror = low_rank_population(rng, n=300)
     shapes = shapes.mean(0) + 3.0 * (shapes - shapes.mean(0))  # deformations of 10-35 mm on a 40 mm cloud
     shapes = shapes * rng.uniform(0.8, 1.25, (len(shapes), 1, 1))
-    from facelib.procrustes import generalized_procrustes
-
     aligned = generalized_procrustes(shapes).aligned
     centred = (aligned - aligned.mean(0)).reshape(len(shapes), -1)
     plain = np.linalg.svd(centred, full_matrices=False)[2][:8]
