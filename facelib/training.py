@@ -9,6 +9,8 @@ One function, :func:`train`, driven by a :class:`TrainConfig`:
   mean squared vertex error of the 3D shape (mm²).
 
 Adam (learning rate 1e-4), batch 32, early stopping on the validation loss (the best weights are kept).
+With ``ema_decay`` > 0, an exponential moving average of the weights is what is validated, kept and
+returned (the optimiser still trains the weights themselves); it is checkpointed with them.
 The network runs in channels_last memory layout, under bf16 autocast on CUDA (and on a CPU when asked,
 ``precision="bf16"``); the loss is always computed in float32.
 The multi-view networks see their N views sorted by yaw (left to right), so that the slots of the
@@ -26,6 +28,7 @@ progress). Nothing is loaded with pickle. A finished run is not overwritten unle
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import time
@@ -83,6 +86,7 @@ class TrainConfig:
     encoder_weights: str | None = None  # a local .safetensors file for the VGG-16 encoder
     pose_warmup_epochs: int = 0  # sv only: first epochs with α held at 0 (the 3DMM mean): only the camera is learned
     precision: str = "auto"  # bf16 autocast: "auto" (on CUDA), "bf16", "fp32"; see uses_bf16
+    ema_decay: float = 0.0  # > 0: validate and keep an exponential moving average of the weights (0: the weights themselves)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -94,6 +98,8 @@ class TrainConfig:
         if self.pose_warmup_epochs < 0 or (self.pose_warmup_epochs and self.kind != "sv"):
             raise ValueError(f"pose_warmup_epochs must be >= 0, and only the single-view network has one: {self}")
         uses_bf16(self.precision, self.device)  # checks the name
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1) (0: no averaging), got {self.ema_decay}")
 
 
 @dataclass
@@ -318,6 +324,17 @@ def evaluate(model: torch.nn.Module, data: Dataset, subjects: np.ndarray, *, kin
 
 
 # ------------------------------------------------------------------------------------- train
+@torch.no_grad()
+def _update_average(averaged: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """One step of the exponential moving average of every floating-point parameter and buffer:
+    ``a <- decay a + (1 - decay) w``; other buffers are copied."""
+    for a, w in zip(averaged.state_dict().values(), model.state_dict().values()):
+        if a.is_floating_point():
+            a.lerp_(w, 1.0 - decay)
+        else:
+            a.copy_(w)
+
+
 def _optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     state = opt.state_dict()
     tensors = {f"opt.{i}.{k}": (v if torch.is_tensor(v) else torch.tensor(v)) for i, s in state["state"].items() for k, v in s.items()}
@@ -385,6 +402,9 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
         model = MultiView.from_single_view(start, config.views, config.merge) if config.kind == "mv" else MultiView.shape_only_from(start)
     model = model.to(device).to(memory_format=torch.channels_last)  # faster convolutions on CUDA and on CPU
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+    # the weights that are validated, kept and returned: an exponential moving average of the trained ones
+    # (ema_decay > 0), or the trained ones themselves
+    averaged = copy.deepcopy(model) if config.ema_decay else model
 
     train_scenes = _Scenes(data, data.subjects("train"), None if config.kind == "sv" else config.views)
     steps_per_epoch = math.ceil(len(train_scenes) / config.batch_size)
@@ -399,12 +419,15 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
             raise ValueError(f"{run_dir} holds an unfinished run with another configuration; pass overwrite=True to restart")
         tensors = load_file(str(last_weights))
         model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        if averaged is not model:
+            averaged.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
         _load_optimizer(opt, tensors, meta["optimizer"])
         progress_state = meta["progress"]
 
     def checkpoint():
         opt_tensors, opt_meta = _optimizer_tensors(opt)
-        _save_tensors(last_weights, {**{f"model.{k}": v for k, v in model.state_dict().items()}, **opt_tensors})
+        ema = {f"ema.{k}": v for k, v in averaged.state_dict().items()} if averaged is not model else {}
+        _save_tensors(last_weights, {**{f"model.{k}": v for k, v in model.state_dict().items()}, **ema, **opt_tensors})
         _save_json(last_json, {"config": asdict(config), "architecture": arch, "optimizer": opt_meta, "progress": progress_state})
 
     use_bf16 = uses_bf16(config.precision, device)
@@ -424,6 +447,8 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
             g = _generator(config.seed, epoch, step + 1)
             batch = train_scenes.batch(ids, g, config.mirror, device)
             loss = training_step(model, opt, config.kind, model3dmm, batch, bf16=use_bf16, where=f"epoch {epoch}, step {step}")
+            if averaged is not model:
+                _update_average(averaged, model, config.ema_decay)
             progress_state["step"] = step + 1
             progress_state["images"] += len(ids) * views_per_item
             progress_state["train_loss"] = float(loss.item())
@@ -436,18 +461,18 @@ def train(config: TrainConfig, data: Dataset, run_dir: str | Path, *, init: str 
                 checkpoint()
             if callback is not None:
                 callback(epoch * steps_per_epoch + progress_state["step"])
-        metrics = evaluate(model, data, data.subjects("val"), kind=config.kind, views=config.views, device=config.device)
+        metrics = evaluate(averaged, data, data.subjects("val"), kind=config.kind, views=config.views, device=config.device)
         progress_state["history"].append({"epoch": epoch + 1, "train_loss": progress_state["train_loss"], **asdict(metrics)})
         if metrics.loss < progress_state["best_loss"]:
             progress_state["best_loss"], progress_state["bad_epochs"] = metrics.loss, 0
-            _save_tensors(best_weights, model.state_dict())
+            _save_tensors(best_weights, averaged.state_dict())
         else:
             progress_state["bad_epochs"] += 1
         progress_state["epoch"], progress_state["step"] = epoch + 1, 0
         checkpoint()
     bar.close()
 
-    # the best weights are the result
+    # the best (averaged) weights are the result
     model.load_state_dict(load_file(str(best_weights)))
     metrics = evaluate(model, data, data.subjects("val"), kind=config.kind, views=config.views, device=config.device)
     weights_path = run_dir / "model.safetensors"

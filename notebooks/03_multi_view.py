@@ -36,6 +36,7 @@ lr = 0.0001  # Adam's learning rate (the paper's 1e-4)
 n_views = 3  # N, the photographs per scene (the paper: a frontal and two lateral views)
 mv_epochs = 2
 shape_epochs = 2
+mv_ema_decay = 0.0  # > 0: validate and keep a moving average of the weights, as in the single-view chapter; 0: off
 patience = 3
 max_steps_per_epoch = 0  # 0: the whole training split every epoch
 device = "cpu"
@@ -57,7 +58,7 @@ model3dmm, template = data.model, data.template
 runs = repo_root() / "runs" / profile
 sv_model, sv_meta = load_model(runs / "sv", model3dmm=model3dmm, image_size=int(data.images.shape[-1]))
 common = dict(views=n_views, batch_size=batch_size, lr=lr, patience=patience, seed=seed, device=device, precision=precision,
-              max_steps_per_epoch=max_steps_per_epoch or None, width=sv_meta["architecture"]["width"])
+              ema_decay=mv_ema_decay, max_steps_per_epoch=max_steps_per_epoch or None, width=sv_meta["architecture"]["width"])
 print(f"starting from the single-view network in {(runs / 'sv').relative_to(repo_root())} (VGG-16 width {common['width']})")
 
 # %% [markdown]

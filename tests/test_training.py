@@ -23,8 +23,9 @@ def weights(run):
     return load_file(str(run / "model.safetensors"))
 
 
-def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path):
-    config = TrainConfig(kind="sv", checkpoint_every=1, **FAST)
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path, ema_decay):
+    config = TrainConfig(kind="sv", checkpoint_every=1, ema_decay=ema_decay, **FAST)
     train(config, data, tmp_path / "whole", progress=False)
 
     def stop(step):
@@ -39,6 +40,30 @@ def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert len(resumed.history) == 2
     assert not (tmp_path / "broken" / "last.json").exists()  # cleaned up when finished
+
+
+def test_averaged_weights_follow_the_moving_average(data, tmp_path):
+    """With ema_decay d, after every step the kept weights are d * (their last value) + (1 - d) * (the
+    trained weights), read back from the step's checkpoint; the finished model is the average, not the
+    trained weights."""
+    d = 0.75
+    run = tmp_path / "ema"
+    steps = []
+    config = TrainConfig(kind="sv", checkpoint_every=1, ema_decay=d, **{**FAST, "epochs": 1})
+    train(config, data, run, progress=False, callback=lambda step: steps.append(load_file(str(run / "last.safetensors"))))
+    assert len(steps) == 3
+    names = [k[len("model."):] for k in steps[0] if k.startswith("model.")]
+    assert names and all(f"ema.{k}" in steps[0] for k in names)
+    for before, after in zip(steps, steps[1:]):
+        for k in names:
+            expected = d * before[f"ema.{k}"].double() + (1 - d) * after[f"model.{k}"].double()
+            assert torch.allclose(after[f"ema.{k}"].double(), expected, atol=1e-6), k
+    final = weights(run)
+    assert all(torch.equal(final[k], steps[-1][f"ema.{k}"]) for k in names)
+    assert not all(torch.equal(final[k], steps[-1][f"model.{k}"]) for k in names)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="ema_decay"):
+            TrainConfig(ema_decay=bad)
 
 
 def test_same_seed_same_weights_other_seed_other_weights(data, tmp_path):
