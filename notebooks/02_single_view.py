@@ -117,7 +117,7 @@ print(f"SV shape error / baseline: {sv.shape_mm / baseline.shape_mm:.2f} "
 true_shapes = data.tensor("shapes", val)
 floor_mm = (model3dmm.shape(model3dmm.coefficients(true_shapes)) - true_shapes).pow(2).sum(-1).mean(-1).sqrt().mean().item()
 print(f"true shape projected onto the 3DMM: {floor_mm:.2f} mm ({floor_mm / baseline.shape_mm:.2f} of the baseline); "
-      f"the SV removes {100 * (baseline.shape_mm - sv.shape_mm) / (baseline.shape_mm - floor_mm):.0f} % of the error above that floor")
+      f"the SV removes {100 * (baseline.shape_mm - sv.shape_mm) / (baseline.shape_mm - floor_mm):.1f} % of the error above that floor")
 
 # %% [markdown]
 # ## 3. Predictions on validation photographs
