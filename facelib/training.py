@@ -50,7 +50,7 @@ from facelib.procrustes import similarity_transform
 from facelib.scenes import mirror_scene
 
 __all__ = ["TrainConfig", "TrainResult", "train", "training_step", "uses_bf16", "load_model", "evaluate", "select_views",
-           "Metrics", "MeanShapeBaseline"]
+           "Metrics", "MeanShapeBaseline", "vertex_rms"]
 
 KINDS = ("sv", "mv", "mv_shape")
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -282,6 +282,11 @@ def training_step(model: torch.nn.Module, opt: torch.optim.Optimizer, kind: str,
     return loss.detach()
 
 
+def vertex_rms(shape_pred: torch.Tensor, shape_true: torch.Tensor) -> torch.Tensor:
+    """Vertex RMS error (...,) in mm of shapes (..., P, 3) mm against the truth, in the same frame."""
+    return (shape_pred - shape_true).pow(2).sum(-1).mean(-1).sqrt()
+
+
 @torch.no_grad()
 def evaluate(model: torch.nn.Module, data: Dataset, subjects: np.ndarray, *, kind: str, views: int | None,
              device: str = "cpu", batch_size: int = 64) -> Metrics:
@@ -299,7 +304,7 @@ def evaluate(model: torch.nn.Module, data: Dataset, subjects: np.ndarray, *, kin
         pred = model(images[:, 0] if kind == "sv" else images)
         shape_pred = model3dmm.shape(pred.alpha)
         sums["loss"] += float(_loss(kind, pred, shape_pred, K, q, t, shapes)) * len(ids)
-        sums["shape_mm"] += float((shape_pred - shapes).pow(2).sum(-1).mean(-1).sqrt().sum())
+        sums["shape_mm"] += float(vertex_rms(shape_pred, shapes).sum())
         for p_np, s_np in zip(shape_pred.double().cpu().numpy(), shapes.double().cpu().numpy()):
             aligned = similarity_transform(p_np, s_np).apply(p_np)
             sums["shape_aligned_mm"] += float(np.sqrt(((aligned - s_np) ** 2).sum(-1).mean()))

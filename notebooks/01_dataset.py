@@ -60,6 +60,7 @@ from facelib import camera, viz
 from facelib.book import repo_root
 from facelib.dataset import CAPTURE_KINDS, DatasetConfig, build_dataset, load_dataset
 from facelib.evaluation import score_captures
+from facelib.morphable_model import similarity_directions
 from facelib.procrustes import generalized_procrustes, similarity_transform
 from facelib.render import measure_throughput
 from facelib.scenes import landmark_consistency, mirror_scene
@@ -220,8 +221,6 @@ if reg_ids:
 # below measures it: the largest cosine between a mode and a similarity motion of the mean.
 
 # %%
-from facelib.morphable_model import similarity_directions
-
 model = data.model
 leak = np.abs(model.components.reshape(model.n_modes, -1) @ similarity_directions(model.mean).T).max()
 print("largest |cosine| between a mode and a motion or resizing of the mean: "

@@ -49,7 +49,7 @@ import torch
 from facelib import camera, viz
 from facelib.book import repo_root
 from facelib.dataset import load_dataset
-from facelib.training import MeanShapeBaseline, TrainConfig, evaluate, train
+from facelib.training import MeanShapeBaseline, TrainConfig, evaluate, train, vertex_rms
 
 torch.manual_seed(seed)
 data = load_dataset(repo_root() / "data" / profile)
@@ -115,7 +115,7 @@ print(f"SV shape error / baseline: {sv.shape_mm / baseline.shape_mm:.2f} "
 
 # %%
 true_shapes = data.tensor("shapes", val)
-floor_mm = (model3dmm.shape(model3dmm.coefficients(true_shapes)) - true_shapes).pow(2).sum(-1).mean(-1).sqrt().mean().item()
+floor_mm = vertex_rms(model3dmm.shape(model3dmm.coefficients(true_shapes)), true_shapes).mean().item()
 print(f"true shape projected onto the 3DMM: {floor_mm:.2f} mm ({floor_mm / baseline.shape_mm:.2f} of the baseline); "
       f"the SV removes {100 * (baseline.shape_mm - sv.shape_mm) / (baseline.shape_mm - floor_mm):.1f} % of the error above that floor")
 
