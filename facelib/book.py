@@ -1,14 +1,15 @@
 """Executing the book's notebooks with papermill, one profile at a time.
 
-``python -m facelib.book run --profile cpu`` (what ``make notebooks`` calls) takes every paired
-jupytext source ``notebooks/NN_name.py`` in order, injects the parameters of
-``notebooks/params/<profile>.yaml`` that the notebook declares in its ``parameters`` cell, executes
-it with papermill and writes the executed notebook to ``book/executed/NN_name.ipynb``, where the Jupyter
-Book picks it up. The paired ``.ipynb`` twins next to the sources are never written (papermill's
-injected cell would leak back into the ``.py``). Wall times per notebook go to
-``runs/<profile>/notebook_times.json``. plotly.js (from the installed plotly package) and MathJax
-(from the ``django-static-mathjax`` package, which ships MathJax 3 as plain files) are copied into
-``book/_static/`` so that the built book needs no network.
+``python -m facelib.book run --profile cpu`` (what ``make notebooks`` calls) takes every
+paired jupytext source ``notebooks/NN_name.py`` in order, injects the parameters of
+``notebooks/params/<profile>.yaml`` that the notebook declares in its ``parameters``
+cell, executes it with papermill and writes the executed notebook to
+``book/executed/NN_name.ipynb``, where the Jupyter Book picks it up. The paired
+``.ipynb`` twins next to the sources are never written (papermill's injected cell would
+leak back into the ``.py``). Wall times per notebook go to
+``runs/<profile>/notebook_times.json``. plotly.js (from the installed plotly package)
+and MathJax (from the ``django-static-mathjax`` package, which ships MathJax 3 as plain
+files) are copied into ``book/_static/`` so that the built book needs no network.
 """
 
 from __future__ import annotations
@@ -22,22 +23,33 @@ import tempfile
 import time
 from pathlib import Path
 
-from facelib.atomic import atomic_write
+from facelib.storage import atomic_write
 
-__all__ = ["repo_root", "notebook_sources", "load_profile", "parse_overrides", "execute_notebook", "install_static_assets", "main"]
+__all__ = [
+    "repo_root",
+    "notebook_sources",
+    "load_profile",
+    "parse_overrides",
+    "execute_notebook",
+    "install_static_assets",
+    "main",
+]
 
 PROFILES = ("smoke", "cpu", "paper")
 
 
 def repo_root(start: str | os.PathLike | None = None) -> Path:
-    """The repository root: the nearest folder at or above ``start`` (default: the working directory)
-    holding both ``_config.yml`` and the ``facelib`` package."""
+    """The repository root: the nearest folder at or above ``start`` (default: the
+    working directory) holding both ``_config.yml`` and the ``facelib`` package."""
     here = Path(start or os.getcwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / "_config.yml").is_file() and (folder / "facelib" / "__init__.py").is_file():
+        if (folder / "_config.yml").is_file() and (
+            folder / "facelib" / "__init__.py"
+        ).is_file():
             return folder
     raise FileNotFoundError(
-        f"no facelib repository (a folder with _config.yml and facelib/) at or above {here}; "
+        "no facelib repository (a folder with _config.yml and facelib/) at or above "
+        f"{here}; "
         "run from inside a clone of the repository"
     )
 
@@ -57,12 +69,16 @@ def load_profile(root: Path, profile: str) -> dict:
         raise FileNotFoundError(f"no parameter file {path}; known profiles: {known}")
     params = yaml.safe_load(path.read_text()) or {}
     if not isinstance(params, dict):
-        raise ValueError(f"{path} must be a mapping of parameter names to values, got {type(params).__name__}")
+        raise ValueError(
+            f"{path} must be a mapping of parameter names to values, got "
+            f"{type(params).__name__}"
+        )
     return params
 
 
 def parse_overrides(items: list[str], params: dict) -> dict:
-    """``["name=value", ...]`` (values parsed as YAML) as a dict; every name must be a parameter of the profile."""
+    """``["name=value", ...]`` (values parsed as YAML) as a dict; every name must be a
+    parameter of the profile."""
     import yaml
 
     out = {}
@@ -71,16 +87,21 @@ def parse_overrides(items: list[str], params: dict) -> dict:
         if not sep or not name:
             raise ValueError(f"expected NAME=VALUE, got {item!r}")
         if name not in params:
-            raise ValueError(f"{name!r} is not a parameter of this profile; known: {sorted(params)}")
+            raise ValueError(
+                f"{name!r} is not a parameter of this profile; known: {sorted(params)}"
+            )
         out[name] = yaml.safe_load(value)
     return out
 
 
-def execute_notebook(source: Path, parameters: dict, output: Path, *, kernel: str = "python3") -> float:
-    """Execute the jupytext source with papermill, writing ``output`` atomically; returns seconds.
+def execute_notebook(
+    source: Path, parameters: dict, output: Path, *, kernel: str = "python3"
+) -> float:
+    """Execute the jupytext source with papermill, writing ``output`` atomically;
+    returns seconds.
 
-    Only the parameters that the notebook declares in its ``parameters`` cell are injected. The
-    kernel runs in the notebook's folder, as under JupyterLab and nbval.
+    Only the parameters that the notebook declares in its ``parameters`` cell are
+    injected. The kernel runs in the notebook's folder, as under JupyterLab and nbval.
     """
     import jupytext
     import papermill
@@ -91,19 +112,31 @@ def execute_notebook(source: Path, parameters: dict, output: Path, *, kernel: st
         jupytext.write(nb, as_ipynb)
         declared = papermill.inspect_notebook(str(as_ipynb))
     if not declared:
-        raise ValueError(f"{source} has no cell tagged 'parameters'; papermill needs one")
+        raise ValueError(
+            f"{source} has no cell tagged 'parameters'; papermill needs one"
+        )
     injected = {k: v for k, v in parameters.items() if k in declared}
     start = time.perf_counter()
-    atomic_write(output, lambda tmp: papermill.execute_notebook(
-        nb, tmp, parameters=injected, kernel_name=kernel, cwd=str(source.parent), progress_bar=False))
+    atomic_write(
+        output,
+        lambda tmp: papermill.execute_notebook(
+            nb,
+            tmp,
+            parameters=injected,
+            kernel_name=kernel,
+            cwd=str(source.parent),
+            progress_bar=False,
+        ),
+    )
     return time.perf_counter() - start
 
 
 def install_static_assets(root: Path) -> list[Path]:
-    """Copy plotly.min.js and MathJax's self-contained ``tex-svg.js`` into ``book/_static/``.
+    """Copy plotly.min.js and MathJax's self-contained ``tex-svg.js`` into
+    ``book/_static/``.
 
-    Both come from installed Python packages, so the built book renders its interactive figures and
-    its equations with no network.
+    Both come from installed Python packages, so the built book renders its interactive
+    figures and its equations with no network.
     """
     import importlib.util
 
@@ -112,12 +145,23 @@ def install_static_assets(root: Path) -> list[Path]:
     plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
     spec = importlib.util.find_spec("mathjax")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("MathJax is missing: pip install django-static-mathjax (see pyproject.toml, extra 'book')")
-    mathjax_js = Path(spec.submodule_search_locations[0]) / "static" / "mathjax" / "es5" / "tex-svg.js"
+        raise FileNotFoundError(
+            "MathJax is missing: pip install django-static-mathjax (see "
+            "pyproject.toml, extra 'book')"
+        )
+    mathjax_js = (
+        Path(spec.submodule_search_locations[0])
+        / "static"
+        / "mathjax"
+        / "es5"
+        / "tex-svg.js"
+    )
     copied = []
     for src, rel in ((plotly_js, "plotly.min.js"), (mathjax_js, "mathjax/tex-svg.js")):
         if not src.is_file():
-            raise FileNotFoundError(f"{src} is missing: reinstall the package that ships it")
+            raise FileNotFoundError(
+                f"{src} is missing: reinstall the package that ships it"
+            )
         dst = root / "book" / "_static" / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, dst)
@@ -126,14 +170,36 @@ def install_static_assets(root: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m facelib.book", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m facelib.book", description=__doc__.split("\n\n")[0]
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="execute the notebooks with papermill for one profile")
-    run.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)} (notebooks/params/<profile>.yaml)")
-    run.add_argument("--only", nargs="*", default=None, help="notebook stems to run (default: all)")
-    run.add_argument("--output-dir", default=None, help="where executed notebooks go (default: book/executed)")
-    run.add_argument("--set", nargs="*", default=[], metavar="NAME=VALUE",
-                     help="override parameters of the profile, e.g. --set sv_epochs=3 device=cuda (values are YAML)")
+    run = sub.add_parser(
+        "run", help="execute the notebooks with papermill for one profile"
+    )
+    run.add_argument(
+        "--profile",
+        default="cpu",
+        help=f"one of {', '.join(PROFILES)} (notebooks/params/<profile>.yaml)",
+    )
+    run.add_argument(
+        "--only", nargs="*", default=None, help="notebook stems to run (default: all)"
+    )
+    run.add_argument(
+        "--output-dir",
+        default=None,
+        help="where executed notebooks go (default: book/executed)",
+    )
+    run.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help=(
+            "override parameters of the profile, e.g. --set sv_epochs=3 device=cuda "
+            "(values are YAML)"
+        ),
+    )
     args = parser.parse_args(argv)
 
     root = repo_root()
@@ -148,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         unknown = set(args.only) - {s.stem for s in sources}
         if unknown:
-            parser.error(f"unknown notebooks {sorted(unknown)}; known: {[s.stem for s in sources]}")
+            parser.error(
+                f"unknown notebooks {sorted(unknown)}; known: "
+                f"{[s.stem for s in sources]}"
+            )
         sources = [s for s in sources if s.stem in args.only]
     install_static_assets(root)
     times_path = root / "runs" / args.profile / "notebook_times.json"
@@ -160,7 +229,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{args.profile}] {source.stem}: {seconds:.1f} s", flush=True)
     times_path.parent.mkdir(parents=True, exist_ok=True)
     times_path.write_text(json.dumps(times, indent=2) + "\n")
-    print(f"wall time per notebook ({args.profile}): {json.dumps(times)} -> {times_path}")
+    print(
+        f"wall time per notebook ({args.profile}): {json.dumps(times)} -> {times_path}"
+    )
     return 0
 
 

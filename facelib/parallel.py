@@ -1,4 +1,5 @@
-"""Running independent jobs in worker processes (registration of scans, ARMSE scoring)."""
+"""Running independent jobs in worker processes (registration of scans, ARMSE
+scoring)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 
 @contextlib.contextmanager
 def _one_thread_per_process() -> Iterator[None]:
-    """Worker processes started inside this block use one BLAS/OpenMP thread each: ``workers`` processes that
-    each started a thread per core would oversubscribe a many-core machine (seen: a 16-core machine stalled)."""
+    """Worker processes started inside this block use one BLAS/OpenMP thread each:
+    ``workers`` processes that each started a thread per core would oversubscribe a
+    many-core machine (seen: a 16-core machine stalled)."""
     saved = {n: os.environ.get(n) for n in _THREAD_VARIABLES}
     os.environ.update({n: "1" for n in _THREAD_VARIABLES})
     try:
@@ -33,11 +35,16 @@ def _one_thread_per_process() -> Iterator[None]:
 
 
 def process_map(fn: Callable[[T], R], jobs: Sequence[T], workers: int) -> list[R]:
-    """``[fn(job) for job in jobs]``, in ``workers`` spawned processes with one thread each (in this process
-    when ``workers <= 1`` or there is at most one job). ``fn`` must be a module-level function; results keep
-    the order of ``jobs``."""
+    """``[fn(job) for job in jobs]``, in ``workers`` spawned processes with one thread
+    each (in this process when ``workers <= 1`` or there is at most one job). ``fn``
+    must be a module-level function; results keep the order of ``jobs``."""
     if workers <= 1 or len(jobs) < 2:
         return [fn(job) for job in jobs]
     ctx = multiprocessing.get_context("spawn")
-    with _one_thread_per_process(), concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    with (
+        _one_thread_per_process(),
+        concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx
+        ) as pool,
+    ):
         return list(pool.map(fn, jobs, chunksize=max(1, len(jobs) // (4 * workers))))

@@ -1,11 +1,13 @@
-"""Figures for the book: meshes drawn through cameras (matplotlib), interactive 3D (plotly), curves.
+"""Figures for the book: meshes drawn through cameras (matplotlib), interactive 3D
+(plotly), curves.
 
 Plotly figures are shown through :class:`PlotlyOutput`, which gives Jupyter a bundle of
 
-* ``text/html``: the figure's ``<div>`` and the script that draws it, *without* plotly.js; the built
-  book serves the ``plotly.min.js`` shipped inside the plotly package from its ``_static/`` folder,
-  so the pages work with no network;
-* ``application/vnd.plotly.v1+json``: the figure itself, which JupyterLab's plotly renderer draws;
+* ``text/html``: the figure's ``<div>`` and the script that draws it, *without*
+  plotly.js; the built book serves the ``plotly.min.js`` shipped inside the plotly
+  package from its ``_static/`` folder, so the pages work with no network;
+* ``application/vnd.plotly.v1+json``: the figure itself, which JupyterLab's plotly
+  renderer draws;
 * ``text/plain``: a one-line summary.
 
 Everything here draws; nothing computes results the book reports.
@@ -28,16 +30,21 @@ __all__ = [
 
 
 class PlotlyOutput:
-    """Jupyter display of a plotly figure that works offline in the book and in JupyterLab."""
+    """Jupyter display of a plotly figure that works offline in the book and in
+    JupyterLab."""
 
     def __init__(self, fig, *, height_px: int = 520, summary: str | None = None):
         self.fig = fig
         self.height_px = int(height_px)
         n = len(fig.data)
-        self.summary = summary or f"<interactive plotly figure: {n} trace{'s' * (n != 1)}>"
+        self.summary = (
+            summary or f"<interactive plotly figure: {n} trace{'s' * (n != 1)}>"
+        )
 
     def _div_id(self) -> str:
-        payload = json.dumps(self.fig.to_plotly_json(), sort_keys=True, default=str).encode()
+        payload = json.dumps(
+            self.fig.to_plotly_json(), sort_keys=True, default=str
+        ).encode()
         return "facelib-plot-" + hashlib.sha256(payload).hexdigest()[:16]
 
     def _repr_mimebundle_(self, include=None, exclude=None):
@@ -57,10 +64,12 @@ class PlotlyOutput:
 
 
 def model_frame_scene(**overrides) -> dict:
-    """A plotly ``scene`` layout for model-frame meshes: the face looks at the viewer, forehead up.
+    """A plotly ``scene`` layout for model-frame meshes: the face looks at the viewer,
+    forehead up.
 
-    The model frame has +y down and the face looking towards -z (see :mod:`facelib.camera`), so the
-    default view puts the eye on the -z side with -y as "up".
+    The model frame has +y down and the face looking towards -z (see
+    :mod:`facelib.geometry.camera`), so the default view puts the eye on the -z side
+    with -y as "up".
     """
     scene = dict(
         xaxis=dict(title="x (mm, subject's left)"),
@@ -73,39 +82,82 @@ def model_frame_scene(**overrides) -> dict:
     return scene
 
 
-def mesh_trace(vertices: np.ndarray, faces: np.ndarray, *, intensity: np.ndarray | None = None,
-               name: str = "mesh", colorscale: str = "RdBu_r", color: str = "lightsteelblue",
-               colorbar_title: str | None = None, cmid: float | None = None, **kwargs):
-    """A ``plotly.graph_objects.Mesh3d`` of vertices (P, 3) in mm and triangles (F, 3)."""
+def mesh_trace(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    *,
+    intensity: np.ndarray | None = None,
+    name: str = "mesh",
+    colorscale: str = "RdBu_r",
+    color: str = "lightsteelblue",
+    colorbar_title: str | None = None,
+    cmid: float | None = None,
+    **kwargs,
+):
+    """A ``plotly.graph_objects.Mesh3d`` of vertices (P, 3) in mm and triangles (F,
+    3)."""
     import plotly.graph_objects as go
 
-    v = np.asarray(vertices, dtype=np.float32)  # float32 halves the figure's size in the notebook
+    v = np.asarray(
+        vertices, dtype=np.float32
+    )  # float32 halves the figure's size in the notebook
     f = np.asarray(faces, dtype=np.int32)
-    args = dict(x=v[:, 0], y=v[:, 1], z=v[:, 2], i=f[:, 0], j=f[:, 1], k=f[:, 2], name=name,
-                flatshading=False, lighting=dict(ambient=0.45, diffuse=0.7, specular=0.15, roughness=0.8))
+    args = dict(
+        x=v[:, 0],
+        y=v[:, 1],
+        z=v[:, 2],
+        i=f[:, 0],
+        j=f[:, 1],
+        k=f[:, 2],
+        name=name,
+        flatshading=False,
+        lighting=dict(ambient=0.45, diffuse=0.7, specular=0.15, roughness=0.8),
+    )
     if intensity is not None:
-        args.update(intensity=np.asarray(intensity, dtype=np.float32), colorscale=colorscale, cmid=cmid,
-                    colorbar=dict(title=colorbar_title or ""))
+        args.update(
+            intensity=np.asarray(intensity, dtype=np.float32),
+            colorscale=colorscale,
+            cmid=cmid,
+            colorbar=dict(title=colorbar_title or ""),
+        )
     else:
         args.update(color=color)
     args.update(kwargs)
     return go.Mesh3d(**args)
 
 
-def mesh_figure(traces, *, title: str = "", height_px: int = 520, summary: str | None = None) -> PlotlyOutput:
-    """Wrap Mesh3d traces in a figure with the model-frame view; returns a displayable output."""
+def mesh_figure(
+    traces, *, title: str = "", height_px: int = 520, summary: str | None = None
+) -> PlotlyOutput:
+    """Wrap Mesh3d traces in a figure with the model-frame view; returns a displayable
+    output."""
     import plotly.graph_objects as go
 
     fig = go.Figure(data=list(traces))
-    fig.update_layout(title=title, scene=model_frame_scene(), margin=dict(l=0, r=0, t=40 if title else 0, b=0),
-                      height=height_px)
+    fig.update_layout(
+        title=title,
+        scene=model_frame_scene(),
+        margin=dict(l=0, r=0, t=40 if title else 0, b=0),
+        height=height_px,
+    )
     return PlotlyOutput(fig, height_px=height_px, summary=summary)
 
 
-def draw_mesh_2d(ax, uv: np.ndarray, faces: np.ndarray, depth: np.ndarray, *, image_size: tuple[int, int],
-                 light_dir: np.ndarray | None = None, vertices_cam: np.ndarray | None = None,
-                 color=(0.85, 0.72, 0.62), edgecolor="none", alpha: float = 1.0) -> None:
-    """Draw a mesh projected to the image with the painter's algorithm (far triangles first).
+def draw_mesh_2d(
+    ax,
+    uv: np.ndarray,
+    faces: np.ndarray,
+    depth: np.ndarray,
+    *,
+    image_size: tuple[int, int],
+    light_dir: np.ndarray | None = None,
+    vertices_cam: np.ndarray | None = None,
+    color=(0.85, 0.72, 0.62),
+    edgecolor="none",
+    alpha: float = 1.0,
+) -> None:
+    """Draw a mesh projected to the image with the painter's algorithm (far triangles
+    first).
 
     Args:
         ax: a matplotlib Axes; its y axis is flipped so that image y runs down.
@@ -113,7 +165,8 @@ def draw_mesh_2d(ax, uv: np.ndarray, faces: np.ndarray, depth: np.ndarray, *, im
         faces: triangles (F, 3).
         depth: camera-frame z of the vertices (P,) in mm, for the drawing order.
         image_size: (width, height) in pixels; sets the axes limits.
-        vertices_cam: camera-frame vertices (P, 3); when given, triangles are shaded by their normal.
+        vertices_cam: camera-frame vertices (P, 3); when given, triangles are shaded by
+        their normal.
     """
     from matplotlib.collections import PolyCollection
 
@@ -126,51 +179,93 @@ def draw_mesh_2d(ax, uv: np.ndarray, faces: np.ndarray, depth: np.ndarray, *, im
         v = np.asarray(vertices_cam)[faces[order]]
         n = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
         n /= np.linalg.norm(n, axis=1, keepdims=True) + 1e-12
-        light = np.array([0.3, -0.4, -1.0]) if light_dir is None else np.asarray(light_dir, dtype=np.float64)
+        light = (
+            np.array([0.3, -0.4, -1.0])
+            if light_dir is None
+            else np.asarray(light_dir, dtype=np.float64)
+        )
         light /= np.linalg.norm(light)
         shade = 0.35 + 0.65 * np.abs(n @ light)
         facecolors = np.clip(shade[:, None] * base[None, :], 0, 1)
     else:
         facecolors = [tuple(base)] * len(tris)
-    ax.add_collection(PolyCollection(tris, facecolors=facecolors, edgecolors=edgecolor, linewidths=0.2, alpha=alpha))
+    ax.add_collection(
+        PolyCollection(
+            tris,
+            facecolors=facecolors,
+            edgecolors=edgecolor,
+            linewidths=0.2,
+            alpha=alpha,
+        )
+    )
     width, height = image_size
     ax.set_xlim(-0.5, width - 0.5)
     ax.set_ylim(height - 0.5, -0.5)
     ax.set_aspect("equal")
 
 
-def preview_images(vertices, faces, *, albedo=None, yaw_deg: float = 20.0, pitch_deg: float = 0.0,
-                   image_size: int = 160, distance_mm: float = 650.0, background: float = 1.0):
-    """Quick portraits of meshes (B, P, 3) in mm, model frame, with :func:`facelib.render.render`.
+def preview_images(
+    vertices,
+    faces,
+    *,
+    albedo=None,
+    yaw_deg: float = 20.0,
+    pitch_deg: float = 0.0,
+    image_size: int = 160,
+    distance_mm: float = 650.0,
+    background: float = 1.0,
+):
+    """Quick portraits of meshes (B, P, 3) in mm, model frame, with
+    :func:`facelib.world.render.render`.
 
-    ``albedo`` (B, P, 3) in [0, 1] (default: a neutral grey); the light comes from the upper left of the
-    camera. Returns uint8 images (B, H, W, 3) for ``imshow``.
+    ``albedo`` (B, P, 3) in [0, 1] (default: a neutral grey); the light comes from the
+    upper left of the camera. Returns uint8 images (B, H, W, 3) for ``imshow``.
     """
     import torch
 
-    from facelib.camera import intrinsics_from_fov, orbit_pose, quaternion_to_matrix
-    from facelib.render import render
+    from facelib.geometry.camera import (
+        intrinsics_from_fov,
+        orbit_pose,
+        quaternion_to_matrix,
+    )
+    from facelib.world.render import render
 
     v = torch.as_tensor(np.asarray(vertices), dtype=torch.float32)
     if v.dim() == 2:
         v = v[None]
     B = v.shape[0]
     f = torch.as_tensor(np.asarray(faces), dtype=torch.long)
-    a = torch.full_like(v, 0.75) if albedo is None else torch.as_tensor(np.asarray(albedo), dtype=torch.float32).reshape(v.shape)
-    q, t = orbit_pose(torch.tensor([[yaw_deg, pitch_deg, 0.0]]).expand(B, 3), distance_mm)
+    a = (
+        torch.full_like(v, 0.75)
+        if albedo is None
+        else torch.as_tensor(np.asarray(albedo), dtype=torch.float32).reshape(v.shape)
+    )
+    q, t = orbit_pose(
+        torch.tensor([[yaw_deg, pitch_deg, 0.0]]).expand(B, 3), distance_mm
+    )
     K = intrinsics_from_fov(24.0, image_size, image_size).expand(B, 3, 3)
     light = torch.nn.functional.normalize(torch.tensor([[-0.4, -0.5, -1.0]]), dim=-1)
-    light = (quaternion_to_matrix(q).transpose(-1, -2) @ light[0])  # fixed relative to the camera
+    light = (
+        quaternion_to_matrix(q).transpose(-1, -2) @ light[0]
+    )  # fixed relative to the camera
     bg = torch.full((B, 3, image_size, image_size), background)
     images = render(v, f, a, K, q, t, light, bg, ambient=0.35, diffuse=0.7).images
     return (images.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)
 
 
-def image_grid(images, *, columns: int, titles=None, points=None, size: float = 1.6, point_colour: str = "lime",
-               more_points=()):
-    """A matplotlib grid of images ((N, H, W, 3) or (N, 3, H, W), uint8 or float), with optional titles
-    and points (N, L, 2) in pixels drawn on top (``more_points``: further ``(points, colour)`` pairs).
-    Returns the figure."""
+def image_grid(
+    images,
+    *,
+    columns: int,
+    titles=None,
+    points=None,
+    size: float = 1.6,
+    point_colour: str = "lime",
+    more_points=(),
+):
+    """A matplotlib grid of images ((N, H, W, 3) or (N, 3, H, W), uint8 or float), with
+    optional titles and points (N, L, 2) in pixels drawn on top (``more_points``:
+    further ``(points, colour)`` pairs). Returns the figure."""
     import matplotlib.pyplot as plt
 
     images = np.asarray(images)
@@ -178,13 +273,17 @@ def image_grid(images, *, columns: int, titles=None, points=None, size: float = 
         images = images.transpose(0, 2, 3, 1)
     n = len(images)
     rows = int(np.ceil(n / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(size * columns, size * rows), squeeze=False
+    )
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k >= n:
             continue
         ax.imshow(images[k])
-        for pts, colour in ([(points, point_colour)] if points is not None else []) + list(more_points):
+        for pts, colour in (
+            [(points, point_colour)] if points is not None else []
+        ) + list(more_points):
             ax.plot(pts[k][:, 0], pts[k][:, 1], ".", color=colour, ms=1.5)
         if titles is not None:
             ax.set_title(titles[k], fontsize=8)
@@ -192,21 +291,36 @@ def image_grid(images, *, columns: int, titles=None, points=None, size: float = 
     return fig
 
 
-def error_colours(error_mm: np.ndarray, vmax_mm: float, cmap: str = "viridis") -> np.ndarray:
+def error_colours(
+    error_mm: np.ndarray, vmax_mm: float, cmap: str = "viridis"
+) -> np.ndarray:
     """Per-vertex RGB (P, 3) in [0, 1] for an error map from 0 to ``vmax_mm``."""
     import matplotlib
 
-    return matplotlib.colormaps[cmap](np.clip(np.asarray(error_mm) / vmax_mm, 0, 1))[:, :3]
+    return matplotlib.colormaps[cmap](np.clip(np.asarray(error_mm) / vmax_mm, 0, 1))[
+        :, :3
+    ]
 
 
-def history_figure(histories: dict[str, list[dict]], keys=("train_loss", "loss"), labels=("training loss", "validation loss")):
-    """Loss curves per epoch for several runs (``histories``: name -> the ``history`` of a training run)."""
+def history_figure(
+    histories: dict[str, list[dict]],
+    keys=("train_loss", "loss"),
+    labels=("training loss", "validation loss"),
+):
+    """Loss curves per epoch for several runs (``histories``: name -> the ``history`` of
+    a training run)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.2), squeeze=False)
     for ax, key, label in zip(axes[0], keys, labels):
         for name, history in histories.items():
-            ax.plot([h["epoch"] for h in history], [h[key] for h in history], marker="o", ms=3, label=name)
+            ax.plot(
+                [h["epoch"] for h in history],
+                [h[key] for h in history],
+                marker="o",
+                ms=3,
+                label=name,
+            )
         ax.set(xlabel="epoch", ylabel=label, yscale="log")
         ax.legend(fontsize=8)
     fig.tight_layout()

@@ -28,8 +28,8 @@
 # `paper` only change the number of synthetic faces and the resolution of the loss sweeps).
 #
 # ```{note}
-# The faces here come from the project's synthetic face world (`facelib.template`,
-# `facelib.identity`): a face template with the iBUG-68 landmarks and a generator of anatomically
+# The faces here come from the project's synthetic face world (`facelib.world.template`,
+# `facelib.world.identity`): a face template with the iBUG-68 landmarks and a generator of anatomically
 # parameterised identities. In this chapter the 3DMM is fit directly on generated faces, which are
 # already in template topology; the data set chapter builds it as the paper does, from raw scans
 # registered to the template.
@@ -48,11 +48,14 @@ import torch
 import trimesh
 from scipy.spatial import cKDTree
 
-from facelib import camera, viz
-from facelib.identity import face_shapes, sample_identities
-from facelib.losses import reprojection_loss
-from facelib.morphable_model import MorphableModel
-from facelib.template import NOSE_TIP, build_template
+from facelib import viz
+
+from facelib.geometry import camera
+from facelib.world.identity import face_shapes, sample_identities
+from facelib.learn.losses import reprojection_loss
+from facelib.geometry.morphable_model import MorphableModel
+from facelib.data.template import NOSE_TIP
+from facelib.world.template import build_template
 
 torch.set_default_dtype(torch.float64)
 rng = np.random.default_rng(seed)

@@ -40,7 +40,7 @@ profile = "smoke"  # names the output folder data/<profile>/
 seed = 0  # the same seed gives the same data set, bit for bit
 n_subjects = 40  # subjects in all, split 70/10/20
 image_size = 32  # training images and capture frames are image_size x image_size pixels
-views = 5  # photographs per training subject
+photos_per_subject = 5  # V: photographs per training subject
 n_registered = 2  # training subjects whose raw scans go through registration (seconds each)
 n_capture_subjects = 4  # test subjects with 3DFAW-like captures and raw scans
 capture_frames = 30  # frames per capture video
@@ -56,18 +56,22 @@ import numpy as np
 import plotly.graph_objects as go
 import torch
 
-from facelib import camera, viz
+from facelib import viz
+
+from facelib.geometry import camera
 from facelib.book import repo_root
-from facelib.dataset import CAPTURE_KINDS, DatasetConfig, build_dataset, load_dataset
-from facelib.evaluation import score_captures
-from facelib.morphable_model import similarity_directions
-from facelib.procrustes import generalized_procrustes, similarity_transform
-from facelib.render import measure_throughput
-from facelib.scenes import landmark_consistency, mirror_scene
-from facelib.template import IBUG51, NOSE_TIP
+from facelib.data.dataset import CAPTURE_MOTIONS, load_dataset
+from facelib.world.build import DatasetConfig, build_dataset
+from facelib.evaluation.table1 import score_captures
+from facelib.geometry.morphable_model import similarity_directions
+from facelib.geometry.procrustes import generalized_procrustes, similarity_transform
+from facelib.world.render import measure_throughput
+from facelib.geometry.mirror import mirror_scene
+from facelib.world.scenes import landmark_consistency
+from facelib.data.template import IBUG51, NOSE_TIP
 
 config = DatasetConfig(
-    profile=profile, seed=seed, n_subjects=n_subjects, image_size=image_size, views=views,
+    profile=profile, seed=seed, n_subjects=n_subjects, image_size=image_size, photos_per_subject=photos_per_subject,
     n_registered=n_registered, n_capture_subjects=n_capture_subjects, capture_frames=capture_frames, workers=workers,
     render_device=render_device,
 )
@@ -89,7 +93,7 @@ print("seconds per stage:", data.manifest["seconds"])
 counts = data.manifest["counts"]
 print(json.dumps(counts))
 print(f"images {data.images.shape} uint8, cameras K {data.K.shape}, q {data.q.shape}, t {data.t.shape}")
-print(f"captures {data.capture_images.shape} uint8 ({', '.join(CAPTURE_KINDS)})")
+print(f"captures {data.capture_images.shape} uint8 ({', '.join(CAPTURE_MOTIONS)})")
 
 # %% [markdown]
 # ## 2. The template and the identities
@@ -100,7 +104,7 @@ print(f"captures {data.capture_images.shape} uint8 ({', '.join(CAPTURE_KINDS)})"
 
 # %%
 template = data.template
-mean_face = data.model.mean
+mean_face = data.morphable_model.mean
 fig, axes = plt.subplots(1, 2, figsize=(8, 4))
 for ax, yaw in zip(axes, (0.0, 40.0)):
     img = viz.preview_images(mean_face, template.faces, yaw_deg=yaw, image_size=320)[0]
@@ -141,7 +145,7 @@ for scale, name in ((True, "similarity"), (False, "rigid")):
     rms = np.sqrt(((aligned.aligned - aligned.mean) ** 2).sum(-1).mean(-1))
     print(f"{name} Procrustes: vertex RMS to the mean over {len(sample)} training subjects, median {np.median(rms):.2f} mm "
           f"(5-95 %: {np.percentile(rms, 5):.2f}-{np.percentile(rms, 95):.2f} mm)")
-print(f"3DMM: {data.model.n_modes} modes for 99 % of the variance of {len(train_ids)} training subjects (target 30-120)")
+print(f"3DMM: {data.morphable_model.n_modes} modes for 99 % of the variance of {len(train_ids)} training subjects (target 30-120)")
 test_scans = [data.scan(int(s)) for s in data.capture_subjects]
 scored = score_captures([{"3DMM Mean": mean_face}] * len(test_scans), template.faces, template.landmarks, test_scans, workers=workers)
 baseline = [r["3DMM Mean"].armse_mm for r in scored]
@@ -221,7 +225,7 @@ if reg_ids:
 # below measures it: the largest cosine between a mode and a similarity motion of the mean.
 
 # %%
-model = data.model
+model = data.morphable_model
 leak = np.abs(model.components.reshape(model.n_modes, -1) @ similarity_directions(model.mean).T).max()
 print("largest |cosine| between a mode and a motion or resizing of the mean: "
       + ("below 1e-9 (rounding)" if leak < 1e-9 else f"{leak:.2g}"))
@@ -254,7 +258,7 @@ imgs = np.asarray(data.images[shown]).reshape(-1, 3, image_size, image_size)
 K, q, t = (data.tensor(name, shown) for name in ("K", "q", "t"))
 uv = camera.project(data.tensor("shapes", shown)[:, None, template.landmarks], K, q, t)  # (3, V, 68, 2)
 yaws = camera.quaternion_to_yaw_pitch_roll(q)[..., 0]
-fig = viz.image_grid(imgs, columns=views, points=uv.reshape(-1, 68, 2).numpy(),
+fig = viz.image_grid(imgs, columns=photos_per_subject, points=uv.reshape(-1, 68, 2).numpy(),
                      titles=[f"subject {s}, yaw {y:+.0f}°" for s, row in zip(shown, yaws) for y in row.tolist()], size=1.7)
 
 # %%
@@ -291,7 +295,7 @@ frames = np.asarray(data.capture_images[0])  # (2 kinds, F, 3, S, S)
 every = max(1, capture_frames // 10)
 strip = frames[:, ::every][:, :10].reshape(-1, 3, image_size, image_size)
 cap_yaw = camera.quaternion_to_yaw_pitch_roll(data.tensor("capture_q", 0))[..., 0]
-titles = [f"{kind} {y:+.0f}°" for kind, row in zip(CAPTURE_KINDS, cap_yaw[:, ::every][:, :10]) for y in row.tolist()]
+titles = [f"{kind} {y:+.0f}°" for kind, row in zip(CAPTURE_MOTIONS, cap_yaw[:, ::every][:, :10]) for y in row.tolist()]
 fig = viz.image_grid(strip, columns=strip.shape[0] // 2, titles=titles, size=1.4)
 print(f"subject {int(data.capture_subjects[0])}: {capture_frames} frames per capture, yaw from "
       f"{cap_yaw.min():.0f}° to {cap_yaw.max():.0f}°")

@@ -46,14 +46,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from facelib import camera, viz
+from facelib import viz
+
+from facelib.geometry import camera
 from facelib.book import repo_root
-from facelib.dataset import load_dataset
-from facelib.training import MeanShapeBaseline, TrainConfig, evaluate, train, vertex_rms
+from facelib.data.dataset import load_dataset
+from facelib.learn.training import MeanShapeBaseline, TrainConfig, evaluate, train, vertex_rms
 
 torch.manual_seed(seed)
 data = load_dataset(repo_root() / "data" / profile)
-model3dmm, template = data.model, data.template
+model3dmm, template = data.morphable_model, data.template
 config = TrainConfig(kind="sv", width=width, batch_size=batch_size, lr=lr, pose_warmup_epochs=pose_warmup_epochs,
                      epochs=sv_epochs, patience=patience, seed=seed, ema_decay=sv_ema_decay,
                      device=device, precision=precision, max_steps_per_epoch=max_steps_per_epoch or None)

@@ -47,14 +47,16 @@ overwrite = True  # retrain; False: reuse finished runs (same configuration) or 
 import numpy as np
 import torch
 
-from facelib import camera, viz
+from facelib import viz
+
+from facelib.geometry import camera
 from facelib.book import repo_root
-from facelib.dataset import load_dataset
-from facelib.nets import ViewAverage
-from facelib.training import MeanShapeBaseline, TrainConfig, evaluate, load_model, select_views, train
+from facelib.data.dataset import load_dataset
+from facelib.learn.nets import ViewAverage
+from facelib.learn.training import MeanShapeBaseline, TrainConfig, evaluate, load_model, select_views, train
 
 data = load_dataset(repo_root() / "data" / profile)
-model3dmm, template = data.model, data.template
+model3dmm, template = data.morphable_model, data.template
 runs = repo_root() / "runs" / profile
 sv_model, sv_meta = load_model(runs / "sv", model3dmm=model3dmm, image_size=int(data.images.shape[-1]))
 common = dict(views=n_views, batch_size=batch_size, lr=lr, patience=patience, seed=seed, device=device, precision=precision,
@@ -81,17 +83,17 @@ fig = viz.history_figure({name: r.history for name, r in results.items() if name
 # %% [markdown]
 # **Throughput at the paper's size.** The figures above are this run's, on its device and image size. On
 # a machine with a GPU, the cell below also measures the four networks at the paper's size (224 px, the
-# full VGG-16, batch 32, N = 3, bf16 autocast) on synthetic batches with `facelib.bench`.
+# full VGG-16, batch 32, N = 3, bf16 autocast) on synthetic batches with `benchmarks.training_throughput`.
 
 # %% tags=["nbval-ignore-output"]
 if torch.cuda.is_available():
-    from facelib.bench import MODELS, training_throughput
+    from benchmarks.training_throughput import MODELS, training_throughput
 
     for name, _, _ in MODELS:
         r = training_throughput(name, image_size=224, width=1.0, views=3, batch_size=32, device="cuda")
         print(f"{name}: {r.images_per_second:.0f} images/s on {torch.cuda.get_device_name()} ({r.step_ms:.1f} ms a step)")
 else:
-    print("no CUDA device in this run: on a GPU machine, python -m facelib.bench --device cuda measures the paper's size")
+    print("no CUDA device in this run: on a GPU machine, python -m benchmarks.training_throughput --device cuda measures the paper's size")
 
 # %% [markdown]
 # ## 2. Validation

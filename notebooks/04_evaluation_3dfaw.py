@@ -47,30 +47,30 @@ from tqdm import tqdm
 
 from facelib import viz
 from facelib.book import repo_root
-from facelib.dataset import CAPTURE_KINDS, load_dataset
-from facelib.evaluation import PAPER_TABLE1, ROWS, predict_rows, score_captures, summarise, write_tables
-from facelib.training import load_model
+from facelib.data.dataset import CAPTURE_MOTIONS, load_dataset
+from facelib.evaluation.table1 import PAPER_TABLE1, ROWS, predict_rows, score_captures, summarise, write_tables
+from facelib.learn.training import load_model
 
 data = load_dataset(repo_root() / "data" / profile)
-model3dmm, template = data.model, data.template
+model3dmm, template = data.morphable_model, data.template
 runs = repo_root() / "runs" / profile
 size = int(data.images.shape[-1])
 networks = {name: load_model(runs / folder, model3dmm=model3dmm, image_size=size, device=device)[0]
             for name, folder in [("SV", "sv"), ("MV Add", "mv_add"), ("MV Concat", "mv_concat"), ("MV Shape-Concat", "mv_shape_concat")]}
 subjects = np.asarray(data.capture_subjects)
-print(f"{len(subjects)} test subjects x {len(CAPTURE_KINDS)} captures x {data.capture_images.shape[2]} frames of {size} px")
+print(f"{len(subjects)} test subjects x {len(CAPTURE_MOTIONS)} captures x {data.capture_images.shape[2]} frames of {size} px")
 
 # %% [markdown]
 # ## 1. Every row on every capture
 
 # %% tags=["nbval-ignore-output", "remove-stderr"]
-scores = {kind: {row: [] for row in ROWS} for kind in CAPTURE_KINDS}
+scores = {kind: {row: [] for row in ROWS} for kind in CAPTURE_MOTIONS}
 vertex_sum = {row: np.zeros(template.n_points) for row in ROWS}
 vertex_count = {row: np.zeros(template.n_points) for row in ROWS}
 selections, predictions, scans = {}, {}, {}
 for m, subject in enumerate(tqdm(subjects, desc="predicting", mininterval=5.0)):
     scans[int(subject)] = data.scan(int(subject))
-    for k, kind in enumerate(CAPTURE_KINDS):
+    for k, kind in enumerate(CAPTURE_MOTIONS):
         frames = data.tensor("capture_images", (m, k), dtype=None)
         predictions[(int(subject), kind)], selections[(int(subject), kind)] = predict_rows(frames, model3dmm, networks)
 keys = list(predictions)  # (subject, kind), subjects in order
@@ -93,10 +93,10 @@ print(f"scored {len(keys)} captures x {len(ROWS)} rows in {workers} processes")
 # the synthetic test captures).
 
 # %%
-tables = {kind: summarise({row: np.array(scores[kind][row]) for row in ROWS}) for kind in CAPTURE_KINDS}
-tables["both"] = summarise({row: np.concatenate([scores[kind][row] for kind in CAPTURE_KINDS]) for row in ROWS})
+tables = {kind: summarise({row: np.array(scores[kind][row]) for row in ROWS}) for kind in CAPTURE_MOTIONS}
+tables["both"] = summarise({row: np.concatenate([scores[kind][row] for kind in CAPTURE_MOTIONS]) for row in ROWS})
 for kind, table in tables.items():
-    print(f"\n{kind} ({len(scores[CAPTURE_KINDS[0]]['SV Mean']) * (2 if kind == 'both' else 1)} captures)")
+    print(f"\n{kind} ({len(scores[CAPTURE_MOTIONS[0]]['SV Mean']) * (2 if kind == 'both' else 1)} captures)")
     print(f"{'model':<22}{'ARMSE (mm)':>16}{'95 % interval':>16}{'vs mean':>9}{'paper':>8}{'vs mean':>9}")
     for r in table:
         print(f"{r.row:<22}{r.mean:>8.2f} ± {r.std:<5.2f}{r.ci_low:>8.2f}-{r.ci_high:<6.2f}{-100 * r.improvement:>+8.0f}%"
@@ -131,7 +131,7 @@ print(f"MV Concat is {100 * both['MV Concat'].improvement:.0f} % below 3DMM Mean
 # Table 1 gain.
 
 # %%
-from facelib.training import MeanShapeBaseline, evaluate
+from facelib.learn.training import MeanShapeBaseline, evaluate
 
 val_baseline = evaluate(MeanShapeBaseline(model3dmm.n_modes), data, data.subjects("val"), kind="mv_shape", views=1)
 print(f"{'network':<18}{'camera rotation error':>23}{'shape error / baseline':>24}{'Table 1 vs 3DMM Mean':>22}")
@@ -171,11 +171,11 @@ fig = viz.image_grid(panels, columns=4, titles=[f"{row}: {both[row].mean:.2f} mm
 # The best and the worst test subjects for MV Concat (both captures averaged):
 
 # %%
-per_subject = np.mean([scores[kind]["MV Concat"] for kind in CAPTURE_KINDS], axis=0)
+per_subject = np.mean([scores[kind]["MV Concat"] for kind in CAPTURE_MOTIONS], axis=0)
 order = np.argsort(per_subject)
 for label, idx in (("best", order[0]), ("worst", order[-1])):
     s = int(subjects[idx])
-    row_values = ", ".join(f"{row} {np.mean([scores[k][row][idx] for k in CAPTURE_KINDS]):.2f}" for row in ROWS)
+    row_values = ", ".join(f"{row} {np.mean([scores[k][row][idx] for k in CAPTURE_MOTIONS]):.2f}" for row in ROWS)
     print(f"{label}: subject {s}: {row_values} mm")
 
 # %% [markdown]
@@ -186,7 +186,7 @@ for label, idx in (("best", order[0]), ("worst", order[-1])):
 
 # %% tags=["nbval-ignore-output"]
 counts = [1, 2, 4, 8, 16, data.capture_images.shape[2]]
-curve_keys = [(int(subject), kind) for subject in subjects[:curve_subjects] for kind in CAPTURE_KINDS]
+curve_keys = [(int(subject), kind) for subject in subjects[:curve_subjects] for kind in CAPTURE_MOTIONS]
 curve_shapes = []
 for key in curve_keys:
     alpha_frames = selections[key]["alpha_frames"]
@@ -208,7 +208,7 @@ print({n: round(float(np.mean(curve[n])), 3) for n in counts})
 
 # %% tags=["nbval-ignore-output"]
 subject = int(subjects[0])
-shapes, results = examples[(subject, CAPTURE_KINDS[0])]
+shapes, results = examples[(subject, CAPTURE_MOTIONS[0])]
 r = results["MV Shape-Concat Mean"]
 aligned = r.transform.apply(shapes["MV Shape-Concat Mean"])
 scan = scans[subject]
@@ -229,5 +229,5 @@ viz.mesh_figure(
 # * The seven rows of the paper's Table 1 are computed above on this run's test captures, with the
 #   3DFAW-2019 protocol, and written to `runs/<profile>/table1.json` and `table1.csv`.
 # * The pairwise check says, from the numbers, where our order matches the paper's and where not.
-# * To score your own reconstruction against your own scan: `facelib.metrics.armse_from_files(pred.obj,
+# * To score your own reconstruction against your own scan: `facelib.evaluation.metrics.armse_from_files(pred.obj,
 #   pred_landmarks.txt, scan.obj, scan_landmarks.txt)`.

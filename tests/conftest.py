@@ -2,9 +2,17 @@
 
 import pytest
 
-from facelib.dataset import DatasetConfig, build_dataset
+from facelib.world.build import DatasetConfig, build_dataset
 
-TINY = dict(n_subjects=10, image_size=32, views=2, n_registered=0, n_capture_subjects=1, capture_frames=30, workers=1)
+TINY = dict(
+    n_subjects=10,
+    image_size=32,
+    photos_per_subject=2,
+    n_registered=0,
+    n_capture_subjects=1,
+    capture_frames=30,
+    workers=1,
+)
 
 
 @pytest.fixture(scope="session")

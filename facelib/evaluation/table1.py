@@ -1,0 +1,290 @@
+"""The paper's Table 1 on 3DFAW-like test captures (section 4.3): view selection, the
+seven rows, statistics.
+
+For every test capture (a video of ``F`` frames of one subject) and every row of Table
+1:
+
+* **3DMM Mean**: the 3DMM's mean shape;
+* **SV Frontal**: the single-view network on the most frontal frame (its own estimated
+  yaw nearest 0°);
+* **SV Mean**: the single-view network on every frame, coefficients averaged;
+* **MV Add**, **MV Concat**, **MV Shape-Concat**: the multi-view networks on the three
+  frames whose yaw, *as the single-view network estimates it*, is nearest -45°, 0° and
+  45° (paper, 4.3);
+* **MV Shape-Concat Mean**: the mean of five MV Shape-Concat predictions, the k-th from
+  the frames ranked k-th nearest to each of the three target yaws (k = 1..5).
+
+Each prediction (a mesh in template topology, with the template's landmarks) is scored
+against the subject's raw scan and its landmarks with
+:func:`facelib.evaluation.metrics.armse`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facelib.data.scan import RawScan
+from facelib.evaluation.metrics import ARMSE, armse
+from facelib.geometry.camera import quaternion_to_yaw_pitch_roll
+from facelib.geometry.morphable_model import MorphableModel
+from facelib.parallel import process_map
+from facelib.storage import atomic_write
+
+__all__ = [
+    "ROWS",
+    "PAPER_TABLE1",
+    "ranked_frames",
+    "predict_rows",
+    "score_rows",
+    "score_captures",
+    "bootstrap_interval",
+    "summarise",
+    "write_tables",
+]
+
+ROWS = (
+    "3DMM Mean",
+    "SV Frontal",
+    "SV Mean",
+    "MV Add",
+    "MV Concat",
+    "MV Shape-Concat",
+    "MV Shape-Concat Mean",
+)
+#: the paper's Table 1, ARMSE in mm on 3DFAW-2019
+PAPER_TABLE1 = {
+    "3DMM Mean": 3.02,
+    "SV Frontal": 2.62,
+    "SV Mean": 2.51,
+    "MV Add": 2.43,
+    "MV Concat": 2.33,
+    "MV Shape-Concat": 2.23,
+    "MV Shape-Concat Mean": 2.14,
+}
+TARGET_YAWS = (-45.0, 0.0, 45.0)
+
+
+def ranked_frames(
+    yaw_deg: np.ndarray, targets=TARGET_YAWS, depth: int = 5
+) -> np.ndarray:
+    """For each target yaw, the ``depth`` frames nearest to it, nearest first: (depth,
+    len(targets)) ids.
+
+    Row k is the k-th triplet; a frame is used at most once per row (ties broken by
+    frame order).
+    """
+    yaw = np.asarray(yaw_deg, dtype=np.float64)
+    depth = min(depth, len(yaw) // len(targets))
+    out = np.empty((depth, len(targets)), dtype=np.int64)
+    for j, target in enumerate(targets):
+        out[:, j] = np.argsort(np.abs(yaw - target), kind="stable")[:depth]
+    for k in range(depth):  # the same frame cannot fill two slots of one triplet
+        if len(set(out[k])) < len(targets):
+            used: set[int] = set()
+            for j, target in enumerate(targets):
+                order = np.argsort(np.abs(yaw - target), kind="stable")
+                out[k, j] = next(
+                    int(i)
+                    for i in order
+                    if int(i) not in used and int(i) not in out[:k, j]
+                )
+                used.add(int(out[k, j]))
+    return out
+
+
+@torch.no_grad()
+def predict_rows(
+    frames: torch.Tensor,
+    model3dmm: MorphableModel,
+    networks: dict[str, torch.nn.Module],
+    *,
+    batch: int = 64,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Predicted shapes (P, 3) mm for every row of :data:`ROWS` from one capture's uint8
+    frames (F, 3, S, S).
+
+    ``networks`` holds ``"SV"``, ``"MV Add"``, ``"MV Concat"`` and ``"MV
+    Shape-Concat"``. Returns the shapes by row and the view selection (the SV's yaw per
+    frame, the frontal frame, the triplets).
+    """
+    sv = networks["SV"]
+    frames = frames.to(
+        next(sv.parameters()).device
+    )  # the networks' device (all four share it)
+    preds = [sv(frames[i : i + batch]) for i in range(0, len(frames), batch)]
+    alpha_frames = torch.cat([p.alpha for p in preds]).cpu()
+    yaw = quaternion_to_yaw_pitch_roll(
+        torch.cat([p.q[:, 0] for p in preds]).double().cpu()
+    )[:, 0].numpy()
+    frontal = int(np.argmin(np.abs(yaw)))
+    triplets = ranked_frames(yaw)
+    alphas = {
+        "3DMM Mean": torch.zeros(model3dmm.n_modes),
+        "SV Frontal": alpha_frames[frontal],
+        "SV Mean": alpha_frames.mean(0),
+    }
+    first = frames[torch.from_numpy(triplets[0])][
+        None
+    ]  # (1, 3, 3, S, S), sorted by yaw
+    for name in ("MV Add", "MV Concat", "MV Shape-Concat"):
+        alphas[name] = networks[name](first).alpha[0].cpu()
+    all_triplets = frames[torch.from_numpy(triplets.reshape(-1))].view(
+        len(triplets), 3, *frames.shape[1:]
+    )
+    alphas["MV Shape-Concat Mean"] = (
+        networks["MV Shape-Concat"](all_triplets).alpha.mean(0).cpu()
+    )
+    shapes = {name: model3dmm.shape(a.double()).numpy() for name, a in alphas.items()}
+    return shapes, {
+        "yaw": yaw,
+        "frontal": frontal,
+        "triplets": triplets,
+        "alpha_frames": alpha_frames,
+    }
+
+
+def score_rows(
+    shapes: dict[str, np.ndarray],
+    faces: np.ndarray,
+    landmark_ids: np.ndarray,
+    scan: RawScan,
+) -> dict[str, ARMSE]:
+    """ARMSE of every predicted shape (template topology, landmarks at ``landmark_ids``
+    (68,)) against the scan."""
+    return {
+        name: armse(
+            v, faces, v[landmark_ids], scan.vertices, scan.faces, scan.landmarks
+        )
+        for name, v in shapes.items()
+    }
+
+
+def _score_job(args):
+    return score_rows(*args)
+
+
+def score_captures(
+    shapes: list[dict[str, np.ndarray]],
+    faces: np.ndarray,
+    landmark_ids: np.ndarray,
+    scans: list[RawScan],
+    *,
+    workers: int = 1,
+) -> list[dict[str, ARMSE]]:
+    """:func:`score_rows` for many captures (``shapes[i]`` against ``scans[i]``), in
+    ``workers`` processes (1: in this process). The result is the same for any number of
+    workers."""
+    if len(shapes) != len(scans):
+        raise ValueError(
+            f"expected one scan per capture, got {len(shapes)} captures and "
+            f"{len(scans)} scans"
+        )
+    return process_map(
+        _score_job,
+        [(s, faces, landmark_ids, scan) for s, scan in zip(shapes, scans)],
+        workers,
+    )
+
+
+def bootstrap_interval(
+    values: np.ndarray, *, n: int = 2000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values`` (resampling subjects)."""
+    values = np.asarray(values, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), (n, len(values)))].mean(axis=1)
+    lo, hi = np.percentile(means, [50 * (1 - level), 50 * (1 + level)])
+    return float(lo), float(hi)
+
+
+@dataclass
+class RowSummary:
+    row: str
+    mean: float
+    std: float
+    ci_low: float
+    ci_high: float
+    improvement: float  # relative to 3DMM Mean, (base - row) / base
+    paper: float
+    paper_improvement: float
+
+
+def summarise(per_subject: dict[str, np.ndarray]) -> list[RowSummary]:
+    """Mean ± std, 95 % bootstrap interval over subjects and improvement over 3DMM Mean,
+    with the paper's."""
+    base = float(np.mean(per_subject["3DMM Mean"]))
+    paper_base = PAPER_TABLE1["3DMM Mean"]
+    out = []
+    for row in ROWS:
+        v = np.asarray(per_subject[row], dtype=np.float64)
+        lo, hi = bootstrap_interval(v)
+        out.append(
+            RowSummary(
+                row,
+                float(v.mean()),
+                float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+                lo,
+                hi,
+                (base - v.mean()) / base,
+                PAPER_TABLE1[row],
+                (paper_base - PAPER_TABLE1[row]) / paper_base,
+            )
+        )
+    return out
+
+
+CSV_COLUMNS = (
+    "captures",
+    "row",
+    "armse_mean_mm",
+    "armse_std_mm",
+    "ci95_low_mm",
+    "ci95_high_mm",
+    "improvement_vs_mean",
+    "paper_armse_mm",
+    "paper_improvement_vs_mean",
+)
+
+
+def write_tables(
+    tables: dict[str, list[RowSummary]], folder: str | Path
+) -> tuple[Path, Path]:
+    """Write Table 1 per capture kind (``{"orbit": [...], "turn": [...], "both":
+    [...]}``) as ``table1.json`` (every field of :class:`RowSummary`) and ``table1.csv``
+    (:data:`CSV_COLUMNS`, mm), atomically; returns both paths."""
+    folder = Path(folder)
+    payload = json.dumps(
+        {kind: [asdict(r) for r in table] for kind, table in tables.items()}, indent=1
+    )
+    json_path = atomic_write(
+        folder / "table1.json", lambda tmp: Path(tmp).write_text(payload)
+    )
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for kind, table in tables.items():
+        for r in table:
+            writer.writerow(
+                [
+                    kind,
+                    r.row,
+                    f"{r.mean:.4f}",
+                    f"{r.std:.4f}",
+                    f"{r.ci_low:.4f}",
+                    f"{r.ci_high:.4f}",
+                    f"{r.improvement:.4f}",
+                    r.paper,
+                    f"{r.paper_improvement:.4f}",
+                ]
+            )
+    csv_path = atomic_write(
+        folder / "table1.csv", lambda tmp: Path(tmp).write_text(text.getvalue())
+    )
+    return json_path, csv_path

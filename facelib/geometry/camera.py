@@ -1,0 +1,331 @@
+"""Pinhole camera model of the paper (Eq. 3-4): ``u ~ K [R(q) | t] X``.
+
+Axis conventions, written once for the whole project
+----------------------------------------------------
+
+Units
+    Millimetres in 3D, pixels in images.
+
+Image
+    Origin at the top-left corner, +x (u) to the right, +y (v) down. Pixel *centres* sit
+    at integer coordinates, so an image of width W spans u in [-0.5, W - 0.5] and its
+    centre is at (W - 1) / 2.
+
+Model frame (the face)
+    The head is centred at the origin and the face looks towards -z (paper, section
+    4.1):
+
+    * +x points to the subject's **left** (so the subject's left eye appears on the
+      image's right, as when you look at someone face to face),
+    * +y points **down**, from the forehead towards the chin,
+    * +z points from the face towards the back of the head.
+
+    The frame is right-handed (x cross y = z).
+
+Camera frame
+    OpenCV: +x right, +y down, +z forward (along the optical axis). ``R, t`` map model
+    coordinates to camera coordinates, ``X_cam = R X_model + t``, and the camera centre
+    in the model frame is ``-R^T t``. With these axes a camera with ``R = I`` and ``t =
+    (0, 0, d)`` stands at distance ``d`` in front of the face and looks straight at it:
+    the *frontal camera*.
+
+Quaternions
+    Unit quaternions, real part first ``(w, x, y, z)``; ``q`` and ``-q`` are the same
+    rotation. Functions that take a quaternion normalise it (a zero or non-finite
+    quaternion is an error).
+
+Head pose angles (yaw, pitch, roll), in degrees
+    ``R = R_z(roll) @ R_x(pitch) @ R_y(yaw)``, where ``R_a(θ)`` is the right-handed
+    rotation by θ about the model (= camera) axis ``a``. Yaw turns the head about its
+    vertical axis: yaw > 0 turns the subject's left cheek towards the camera (the camera
+    sees the left side of the face; -90° and 90° are the two profiles). Pitch > 0 tips
+    the forehead towards the camera and the chin away (the head nods down, or the camera
+    looks from above); roll > 0 turns the face clockwise in the image. These angles
+    describe the camera *relative to the face* and are what view selection uses (paper,
+    4.3).
+
+Mirroring
+    The mirror image of a scene is the reflection ``S = diag(-1, 1, 1)`` of the model
+    frame across the face's plane of symmetry together with the horizontal flip of the
+    image, ``u' = W - 1 - u``. :func:`mirror_camera` returns the camera that sees the
+    mirrored shape exactly where the flipped image shows it.
+
+Everything is batch-first with any number of leading batch dimensions, and broadcasts
+between points and cameras: points ``(..., P, 3)``, quaternions ``(..., 4)``, rotations
+``(..., 3, 3)``, translations ``(..., 3)``, intrinsics ``(..., 3, 3)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = [
+    "quaternion_to_matrix",
+    "matrix_to_quaternion",
+    "normalize_quaternion",
+    "intrinsics_from_fov",
+    "model_to_camera",
+    "project",
+    "yaw_pitch_roll_to_quaternion",
+    "quaternion_to_yaw_pitch_roll",
+    "orbit_pose",
+    "camera_center",
+]
+
+
+def _check_last_dims(
+    x: torch.Tensor, dims: tuple[int, ...], name: str, layout: str
+) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"expected {name} as a torch.Tensor {layout}, got {type(x).__name__}"
+        )
+    if x.dim() < len(dims) or tuple(x.shape[x.dim() - len(dims) :]) != dims:
+        raise ValueError(f"expected {name} {layout}, got {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(
+            f"{name} contains non-finite values (NaN or inf); shape {tuple(x.shape)}"
+        )
+
+
+def normalize_quaternion(q: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Scale quaternions ``(..., 4)`` to unit length.
+
+    Raises ``ValueError`` for a quaternion whose norm is below ``eps`` (it names no
+    rotation).
+    """
+    _check_last_dims(q, (4,), "quaternions", "(..., 4) real part first")
+    norm = q.norm(dim=-1, keepdim=True)
+    if (norm < eps).any():
+        raise ValueError(
+            f"got a zero quaternion (norm < {eps}); a rotation needs a non-zero (w, x, "
+            "y, z)"
+        )
+    return q / norm
+
+
+def quaternion_to_matrix(q: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices ``(..., 3, 3)`` from quaternions ``(..., 4)``, real part first.
+
+    Non-unit quaternions are normalised first; ``q`` and ``-q`` give the same matrix.
+    """
+    w, x, y, z = normalize_quaternion(q).unbind(-1)
+    row0 = torch.stack(
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], dim=-1
+    )
+    row1 = torch.stack(
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], dim=-1
+    )
+    row2 = torch.stack(
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], dim=-1
+    )
+    return torch.stack([row0, row1, row2], dim=-2)
+
+
+def matrix_to_quaternion(R: torch.Tensor) -> torch.Tensor:
+    """Unit quaternions ``(..., 4)``, real part first and ``w >= 0``, from rotation
+    matrices ``(..., 3, 3)``.
+
+    Uses the numerically stable branch (Shepperd's method): of the four candidate
+    formulas the one with the largest denominator is taken per matrix.
+    """
+    _check_last_dims(R, (3, 3), "rotation matrices", "(..., 3, 3)")
+    m = R
+    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    # 4 * (w^2, x^2, y^2, z^2) from the diagonal; clamp guards tiny negative round-off.
+    four_sq = torch.stack(
+        [
+            1 + m00 + m11 + m22,
+            1 + m00 - m11 - m22,
+            1 - m00 + m11 - m22,
+            1 - m00 - m11 + m22,
+        ],
+        dim=-1,
+    ).clamp_min(0.0)
+    # Each row: the quaternion scaled by 4 * (its component that is largest), one row
+    # per branch.
+    cand = torch.stack(
+        [
+            torch.stack(
+                [
+                    four_sq[..., 0],
+                    m[..., 2, 1] - m[..., 1, 2],
+                    m[..., 0, 2] - m[..., 2, 0],
+                    m[..., 1, 0] - m[..., 0, 1],
+                ],
+                -1,
+            ),
+            torch.stack(
+                [
+                    m[..., 2, 1] - m[..., 1, 2],
+                    four_sq[..., 1],
+                    m[..., 1, 0] + m[..., 0, 1],
+                    m[..., 0, 2] + m[..., 2, 0],
+                ],
+                -1,
+            ),
+            torch.stack(
+                [
+                    m[..., 0, 2] - m[..., 2, 0],
+                    m[..., 1, 0] + m[..., 0, 1],
+                    four_sq[..., 2],
+                    m[..., 2, 1] + m[..., 1, 2],
+                ],
+                -1,
+            ),
+            torch.stack(
+                [
+                    m[..., 1, 0] - m[..., 0, 1],
+                    m[..., 0, 2] + m[..., 2, 0],
+                    m[..., 2, 1] + m[..., 1, 2],
+                    four_sq[..., 3],
+                ],
+                -1,
+            ),
+        ],
+        dim=-2,
+    )
+    best = four_sq.argmax(dim=-1)
+    q = torch.gather(cand, -2, best[..., None, None].expand(*best.shape, 1, 4)).squeeze(
+        -2
+    )
+    q = q / q.norm(dim=-1, keepdim=True)
+    return torch.where(q[..., :1] < 0, -q, q)
+
+
+def intrinsics_from_fov(
+    fov_deg: float, width: int, height: int, *, dtype: torch.dtype = torch.float32
+) -> torch.Tensor:
+    """Calibration matrix ``K`` (3, 3) of a pinhole camera with square pixels.
+
+    ``fov_deg`` is the horizontal field of view in degrees (across the full image width,
+    edge to edge); the principal point is the image centre ``((W - 1) / 2, (H - 1) /
+    2)`` in pixels.
+    """
+    if not (0.0 < float(fov_deg) < 180.0) or not math.isfinite(float(fov_deg)):
+        raise ValueError(f"expected a field of view in (0, 180) degrees, got {fov_deg}")
+    if int(width) < 1 or int(height) < 1:
+        raise ValueError(
+            f"expected a positive image size, got width={width}, height={height}"
+        )
+    f = 0.5 * width / math.tan(math.radians(fov_deg) / 2.0)
+    return torch.tensor(
+        [[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]],
+        dtype=dtype,
+    )
+
+
+def model_to_camera(
+    points: torch.Tensor, q: torch.Tensor, t: torch.Tensor
+) -> torch.Tensor:
+    """``X_cam = R(q) X + t``: points ``(..., P, 3)`` in the model frame to the camera
+    frame (mm)."""
+    _check_last_dims(points, (3,), "points", "(..., P, 3) in mm")
+    if points.dim() < 2:
+        raise ValueError(f"expected points (..., P, 3), got {tuple(points.shape)}")
+    _check_last_dims(t, (3,), "translations", "(..., 3) in mm")
+    R = quaternion_to_matrix(q)
+    return points @ R.transpose(-1, -2) + t[..., None, :]
+
+
+def project(
+    points: torch.Tensor, K: torch.Tensor, q: torch.Tensor, t: torch.Tensor
+) -> torch.Tensor:
+    """Pixel coordinates ``(..., P, 2)`` of model points through the camera ``K [R(q) |
+    t]`` (Eq. 3-4).
+
+    Args:
+        points: model-frame points in mm, ``(..., P, 3)``.
+        K: intrinsics ``(..., 3, 3)`` in pixels.
+        q: camera rotation as quaternions ``(..., 4)``, real part first (normalised
+        here).
+        t: camera translation in mm, ``(..., 3)``.
+
+    The leading dimensions broadcast against each other. The division by depth is exact:
+    points must lie in front of the camera (z > 0) for the result to be meaningful.
+    """
+    _check_last_dims(K, (3, 3), "intrinsics K", "(..., 3, 3)")
+    cam = model_to_camera(points, q, t)
+    uvw = cam @ K.transpose(-1, -2)
+    return uvw[..., :2] / uvw[..., 2:3]
+
+
+def _axis_rotation(angle_rad: torch.Tensor, axis: int) -> torch.Tensor:
+    c, s = torch.cos(angle_rad), torch.sin(angle_rad)
+    one, zero = torch.ones_like(c), torch.zeros_like(c)
+    if axis == 0:
+        rows = [[one, zero, zero], [zero, c, -s], [zero, s, c]]
+    elif axis == 1:
+        rows = [[c, zero, s], [zero, one, zero], [-s, zero, c]]
+    else:
+        rows = [[c, -s, zero], [s, c, zero], [zero, zero, one]]
+    return torch.stack([torch.stack(r, dim=-1) for r in rows], dim=-2)
+
+
+def yaw_pitch_roll_to_quaternion(angles_deg: torch.Tensor) -> torch.Tensor:
+    """Quaternions ``(..., 4)`` of ``R = R_z(roll) R_x(pitch) R_y(yaw)`` from angles
+    ``(..., 3)`` in degrees.
+
+    The angles are ``(yaw, pitch, roll)``; see the module docstring for their meaning.
+    """
+    _check_last_dims(
+        angles_deg, (3,), "angles", "(..., 3) as (yaw, pitch, roll) in degrees"
+    )
+    yaw, pitch, roll = torch.deg2rad(angles_deg).unbind(-1)
+    R = _axis_rotation(roll, 2) @ _axis_rotation(pitch, 0) @ _axis_rotation(yaw, 1)
+    return matrix_to_quaternion(R)
+
+
+def quaternion_to_yaw_pitch_roll(q: torch.Tensor) -> torch.Tensor:
+    """Head pose angles ``(..., 3)`` = (yaw, pitch, roll) in degrees of the camera
+    rotation ``q`` (..., 4).
+
+    Inverse of :func:`yaw_pitch_roll_to_quaternion`, with pitch in [-90, 90] and yaw,
+    roll in (-180, 180].
+    """
+    R = quaternion_to_matrix(q)
+    # R = Rz(c) Rx(b) Ry(a): R[2,1] = sin b, R[2,0] = -cos b sin a, R[2,2] = cos b cos
+    # a, R[0,1] = -sin c cos b, R[1,1] = cos c cos b.
+    pitch = torch.asin(R[..., 2, 1].clamp(-1.0, 1.0))
+    yaw = torch.atan2(-R[..., 2, 0], R[..., 2, 2])
+    roll = torch.atan2(-R[..., 0, 1], R[..., 1, 1])
+    return torch.rad2deg(torch.stack([yaw, pitch, roll], dim=-1))
+
+
+def orbit_pose(
+    angles_deg: torch.Tensor, distance_mm: torch.Tensor | float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pose ``(q, t)`` of a camera looking at the head centre from ``distance_mm``.
+
+    Args:
+        angles_deg: head pose angles (yaw, pitch, roll) in degrees, ``(..., 3)``.
+        distance_mm: distance from the camera centre to the model origin in mm, a float
+        or ``(...)``.
+
+    Returns:
+        quaternions ``(..., 4)`` and translations ``t = (0, 0, distance)`` ``(..., 3)``:
+        the model origin sits on the optical axis.
+    """
+    q = yaw_pitch_roll_to_quaternion(angles_deg)
+    d = torch.as_tensor(distance_mm, dtype=q.dtype, device=q.device)
+    d = d.expand(q.shape[:-1]) if d.dim() == 0 else d
+    if tuple(d.shape) != tuple(q.shape[:-1]):
+        raise ValueError(
+            f"expected distances {tuple(q.shape[:-1])} to match the angles, got "
+            f"{tuple(d.shape)}"
+        )
+    if not (d > 0).all():
+        raise ValueError(
+            "camera distances must be positive (the head in front of the camera)"
+        )
+    t = torch.stack([torch.zeros_like(d), torch.zeros_like(d), d], dim=-1)
+    return q, t
+
+
+def camera_center(q: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Camera centres ``-R(q)^T t`` in the model frame, mm, shape ``(..., 3)``."""
+    _check_last_dims(t, (3,), "translations", "(..., 3) in mm")
+    R = quaternion_to_matrix(q)
+    return -(R.transpose(-1, -2) @ t[..., None])[..., 0]

@@ -1,0 +1,128 @@
+"""From photographs to a mesh: one call on a trained checkpoint.
+
+    recon = Reconstructor.from_checkpoint("runs/cpu/mv_concat", model3dmm)
+    mesh = recon(images, fov_deg=60.0)   # images: N photographs (H, W, 3) uint8, H = W
+    = the training size mesh.vertices, mesh.faces, mesh.q, mesh.t, mesh.K
+
+A single-view network reconstructs every photograph on its own and averages the
+coefficients (the paper's "SV Mean"; one photograph gives "SV Frontal"); a multi-view
+network takes exactly the N photographs it was built for, ordered from the subject's
+right profile to the left one (increasing yaw). The cameras are those the network
+estimates, one per photograph; ``K`` does not enter the network (it was trained on the
+data set's cameras), it is returned with the cameras so that they can project the mesh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facelib.geometry.camera import intrinsics_from_fov
+from facelib.geometry.morphable_model import MorphableModel
+from facelib.learn.nets import MultiView, Prediction
+from facelib.learn.training import load_model
+
+__all__ = ["Reconstruction", "Reconstructor"]
+
+
+@dataclass
+class Reconstruction:
+    """vertices (P, 3) mm in the model frame; faces (F, 3); alpha (K,); per photograph:
+    K (N, 3, 3) px, q (N, 4), t (N, 3) mm (``None`` for a shape-only network)."""
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    alpha: np.ndarray
+    K: np.ndarray
+    q: np.ndarray | None
+    t: np.ndarray | None
+
+
+class Reconstructor:
+    """A trained network with its 3DMM, ready to reconstruct photographs."""
+
+    def __init__(
+        self, model: torch.nn.Module, model3dmm: MorphableModel, *, device: str = "cpu"
+    ):
+        self.model, self.model3dmm, self.device = (
+            model.to(device).eval(),
+            model3dmm,
+            device,
+        )
+        self.image_size = model.image_size
+        self.multi_view = isinstance(model, MultiView)
+
+    @classmethod
+    def from_checkpoint(
+        cls, run: str | Path, model3dmm: MorphableModel, *, device: str = "cpu"
+    ) -> "Reconstructor":
+        model, _ = load_model(run, model3dmm=model3dmm, device=device)
+        return cls(model, model3dmm, device=device)
+
+    def _images(self, images) -> torch.Tensor:
+        if isinstance(images, np.ndarray) and images.ndim == 3:
+            images = images[None]
+        if isinstance(images, (list, tuple)):
+            images = np.stack([np.asarray(im) for im in images])
+        if isinstance(images, np.ndarray):
+            if images.ndim != 4 or images.shape[-1] != 3:
+                raise ValueError(
+                    "expected photographs (N, H, W, 3) or a list of (H, W, 3) arrays, "
+                    f"got {images.shape}"
+                )
+            images = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+        if not isinstance(images, torch.Tensor) or images.dim() != 4:
+            raise ValueError(
+                "expected photographs as (N, H, W, 3) arrays or an (N, 3, H, W) uint8 "
+                "tensor"
+            )
+        return images.to(self.device)
+
+    @torch.no_grad()
+    def predict(self, images) -> Prediction:
+        """Raw network output. Single view: one prediction per photograph, alpha (N, K),
+        q (N, 1, 4), t (N, 1, 3). Multi-view: alpha (1, K), q (1, N, 4), t (1, N, 3)."""
+        x = self._images(images)
+        return self.model(x[None] if self.multi_view else x)
+
+    def __call__(
+        self, images, *, K=None, fov_deg: float | None = None
+    ) -> Reconstruction:
+        """Reconstruct the face seen in ``images`` (see the module doc). Pass the
+        photographs' intrinsics ``K`` ((3, 3) or (N, 3, 3), pixels) or their horizontal
+        field of view ``fov_deg``."""
+        x = self._images(images)
+        n = x.shape[0]
+        if K is None:
+            if fov_deg is None:
+                raise ValueError(
+                    "pass the photographs' intrinsics K or their horizontal field of "
+                    "view fov_deg"
+                )
+            K = intrinsics_from_fov(fov_deg, self.image_size, self.image_size)
+        K = (
+            K.detach().cpu()
+            if isinstance(K, torch.Tensor)
+            else torch.as_tensor(np.asarray(K))
+        ).float()
+        K = K.expand(n, 3, 3) if K.shape == (3, 3) else K
+        if K.shape != (n, 3, 3):
+            raise ValueError(f"expected K (3, 3) or ({n}, 3, 3), got {tuple(K.shape)}")
+        pred = self.predict(x)
+        alpha = pred.alpha.mean(
+            dim=0
+        )  # one row for multi-view; the "SV Mean" average for single view
+        q = None if pred.q is None else pred.q.reshape(n, 4).cpu().numpy()
+        t = None if pred.t is None else pred.t.reshape(n, 3).cpu().numpy()
+        vertices = self.model3dmm.shape(alpha.cpu().double()).numpy()
+        return Reconstruction(
+            vertices=vertices,
+            faces=self.model3dmm.faces,
+            alpha=alpha.cpu().numpy(),
+            K=K.numpy(),
+            q=q,
+            t=t,
+        )

@@ -1,0 +1,323 @@
+"""Photographs of the synthetic faces with known cameras: training scenes and 3DFAW-like
+captures.
+
+Cameras are one phone's: a fixed pinhole camera (a 30° field of view across the image,
+the principal point at the image centre) held 420-720 mm from the head, so that the 190
+mm from hairline to chin fill about half to 85 % of the image height; the face's size in
+the image tells the distance, as in real photographs (a crop whose focal length followed
+the distance would make the distance unobservable). A training scene holds ``V`` views
+of one subject spread over the whole yaw range (-90° to 90°, one view per yaw sector),
+with some pitch and roll; each has its own light and background, and sensor noise.
+Ground truth: ``K, q, t`` per view (:mod:`facelib.geometry.camera`) and the shape.
+
+Test captures imitate 3DFAW-2019's videos: ``orbit``, a hand-held camera circling the
+head (the light fixed in the world, so fixed on the face), and ``turn``, a static camera
+with the subject turning the head from one side to the other (the light fixed in the
+world, so it moves over the face as the head turns).
+
+Whole-scene mirroring (:func:`mirror_scene`) flips the image, mirrors the camera and the
+shape
+consistently: the paper's "fully symmetrized" augmentation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from facelib.geometry.camera import (
+    intrinsics_from_fov,
+    orbit_pose,
+    project,
+    quaternion_to_matrix,
+)
+from facelib.world.appearance import random_backgrounds, random_lights
+from facelib.world.render import RasterSettings, rasterize, render
+
+__all__ = [
+    "CameraSettings",
+    "Cameras",
+    "sample_scene_cameras",
+    "sample_capture_cameras",
+    "render_images",
+    "landmark_consistency",
+]
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """Distributions of the cameras. Angles in degrees, lengths in mm, sizes in
+    pixels."""
+
+    image_size: int = 64
+    fov_deg: float = 30.0
+    distance_mm: tuple[float, float] = (420.0, 720.0)
+    pitch_std_deg: float = 10.0
+    roll_std_deg: float = 5.0
+    max_yaw_deg: float = 90.0
+    noise_std: tuple[float, float] = (
+        0.005,
+        0.025,
+    )  # sensor noise, image intensities in [0, 1]
+
+
+@dataclass
+class Cameras:
+    """K (..., 3, 3) px, q (..., 4), t (..., 3) mm; light directions (..., 3) in the
+    model frame, ambient and diffuse intensities (...,)."""
+
+    K: torch.Tensor
+    q: torch.Tensor
+    t: torch.Tensor
+    light_dir: torch.Tensor
+    ambient: torch.Tensor
+    diffuse: torch.Tensor
+
+
+def _intrinsics(shape: tuple[int, ...], settings: CameraSettings) -> torch.Tensor:
+    """The phone's K, (*shape, 3, 3)."""
+    K = intrinsics_from_fov(
+        settings.fov_deg, settings.image_size, settings.image_size, dtype=torch.float64
+    )
+    return K.expand(*shape, 3, 3).clone()
+
+
+def _pose(
+    yaw: torch.Tensor,
+    settings: CameraSettings,
+    g: torch.Generator,
+    distance: torch.Tensor,
+):
+    pitch = (
+        torch.randn(yaw.shape, generator=g, dtype=torch.float64)
+        * settings.pitch_std_deg
+    ).clamp(-25, 25)
+    roll = (
+        torch.randn(yaw.shape, generator=g, dtype=torch.float64) * settings.roll_std_deg
+    ).clamp(-15, 15)
+    q, t = orbit_pose(torch.stack([yaw, pitch, roll], -1), distance)
+    # the head is not exactly on the optical axis (the crop is not centred on the head's
+    # centre)
+    t = t + torch.cat(
+        [
+            torch.randn(*yaw.shape, 2, generator=g, dtype=torch.float64) * 8.0,
+            torch.zeros(*yaw.shape, 1, dtype=torch.float64),
+        ],
+        -1,
+    )
+    return q, t
+
+
+def sample_scene_cameras(
+    n_scenes: int,
+    photos_per_subject: int,
+    settings: CameraSettings,
+    generator: torch.Generator,
+) -> Cameras:
+    """Cameras of ``n_scenes`` training scenes with ``photos_per_subject`` photographs
+    each, shapes (n_scenes, photos_per_subject, ...).
+
+    The yaw range is cut into ``photos_per_subject`` equal sectors and each photograph
+    draws its yaw in its own sector, so every scene sees the face from the whole range;
+    the order of the photographs is then shuffled.
+    """
+    g = generator
+    edges = torch.linspace(
+        -settings.max_yaw_deg,
+        settings.max_yaw_deg,
+        photos_per_subject + 1,
+        dtype=torch.float64,
+    )
+    yaw = edges[:-1] + (edges[1:] - edges[:-1]) * torch.rand(
+        n_scenes, photos_per_subject, generator=g, dtype=torch.float64
+    )
+    order = torch.argsort(torch.rand(n_scenes, photos_per_subject, generator=g), dim=1)
+    yaw = torch.gather(yaw, 1, order)
+    lo, hi = settings.distance_mm
+    distance = lo + (hi - lo) * torch.rand(
+        n_scenes, photos_per_subject, generator=g, dtype=torch.float64
+    )
+    q, t = _pose(yaw, settings, g, distance)
+    K = _intrinsics(distance.shape, settings)
+    light_dir, ambient, diffuse = random_lights(n_scenes * photos_per_subject, g)
+    return Cameras(
+        K,
+        q,
+        t,
+        light_dir.double().view(n_scenes, photos_per_subject, 3),
+        ambient.double().view(n_scenes, photos_per_subject),
+        diffuse.double().view(n_scenes, photos_per_subject),
+    )
+
+
+def sample_capture_cameras(
+    motion: str, n_frames: int, settings: CameraSettings, generator: torch.Generator
+) -> Cameras:
+    """The frames (n_frames, ...) of one capture: ``"orbit"`` or ``"turn"`` (see the
+    module doc).
+
+    The yaw sweeps smoothly from one side (about ±80°) to the other, with a slow wobble
+    in pitch and roll and in distance, as a hand-held video would.
+    """
+    if motion not in ("orbit", "turn"):
+        raise ValueError(f"capture motion must be 'orbit' or 'turn', got {motion!r}")
+    g = generator
+    u = torch.linspace(0.0, 1.0, n_frames, dtype=torch.float64)
+    start = 70.0 + 15.0 * torch.rand((), generator=g, dtype=torch.float64)
+    sign = 1.0 if torch.rand((), generator=g) < 0.5 else -1.0
+    yaw = sign * start * torch.cos(torch.pi * u)
+    phase = torch.rand(3, generator=g, dtype=torch.float64) * 2 * torch.pi
+    pitch = 6.0 * torch.sin(2 * torch.pi * u + phase[0]) + 4.0 * (
+        torch.rand((), generator=g, dtype=torch.float64) - 0.5
+    )
+    roll = 3.0 * torch.sin(2 * torch.pi * u + phase[1])
+    lo, hi = settings.distance_mm
+    base = lo + (hi - lo) * torch.rand((), generator=g, dtype=torch.float64)
+    wobble = 0.04 if motion == "orbit" else 0.0
+    distance = base * (1.0 + wobble * torch.sin(2 * torch.pi * u + phase[2]))
+    q, t = orbit_pose(torch.stack([yaw, pitch, roll], -1), distance)
+    K = _intrinsics((n_frames,), settings)
+    light_dir, ambient, diffuse = random_lights(1, g)
+    light_dir = light_dir.double()
+    if motion == "orbit":  # the light stays put relative to the face
+        light = light_dir.expand(n_frames, 3).clone()
+    # the light stays put relative to the camera, which is fixed: it turns in the face's
+    # frame
+    else:
+        light_cam = (
+            light_dir[0] @ quaternion_to_matrix(q[n_frames // 2]).T
+        )  # as lit in the frontal frame
+        light = (quaternion_to_matrix(q).transpose(-1, -2) @ light_cam[:, None])[..., 0]
+    return Cameras(
+        K,
+        q,
+        t,
+        light,
+        ambient.double().expand(n_frames).clone(),
+        diffuse.double().expand(n_frames).clone(),
+    )
+
+
+def render_images(
+    shapes: torch.Tensor,
+    faces: torch.Tensor,
+    albedo: torch.Tensor,
+    cameras: Cameras,
+    settings: CameraSettings,
+    generator: torch.Generator,
+    *,
+    one_background_per_row: bool = False,
+    batch: int = 256,
+    device: str | torch.device = "cpu",
+) -> torch.Tensor:
+    """Photographs (N, V, 3, S, S) uint8 of shapes (N, P, 3) mm with albedo (N, P, 3),
+    one per camera (cameras shaped (N, V, ...)): rendered over random backgrounds (one
+    per image, or one per row of V frames for videos), with Gaussian sensor noise.
+
+    ``device``: where the rasterizer runs (``"cuda"`` renders the paper's 224 px data
+    set several times faster than 16 CPU cores). Every
+    random draw (backgrounds, noise) comes from ``generator`` on the CPU either way, so
+    the device changes only the rounding of the rasterizer's arithmetic; the result is
+    always on the CPU."""
+    N, V = cameras.q.shape[:2]
+    S = settings.image_size
+    P = shapes.shape[1]
+    flat = lambda x: x.reshape(N * V, *x.shape[2:])  # noqa: E731
+    K, q, t, light = (
+        flat(cameras.K).float(),
+        flat(cameras.q).float(),
+        flat(cameras.t).float(),
+        flat(cameras.light_dir).float(),
+    )
+    amb, dif = flat(cameras.ambient).float(), flat(cameras.diffuse).float()
+    subject = torch.arange(N).repeat_interleave(V)
+    out = torch.empty(N * V, 3, S, S, dtype=torch.uint8)
+    lo, hi = settings.noise_std
+    raster = RasterSettings(image_size=(S, S))
+    row_backgrounds = (
+        random_backgrounds(N, S, S, generator) if one_background_per_row else None
+    )
+    on = lambda x: x.to(device)  # noqa: E731
+    faces_on = on(faces)
+    for i in range(0, N * V, batch):
+        j = min(i + batch, N * V)
+        idx = subject[i:j]
+        bg = (
+            row_backgrounds[idx]
+            if one_background_per_row
+            else random_backgrounds(j - i, S, S, generator)
+        )
+        img = render(
+            on(shapes[idx].float().view(-1, P, 3)),
+            faces_on,
+            on(albedo[idx].float()),
+            on(K[i:j]),
+            on(q[i:j]),
+            on(t[i:j]),
+            on(light[i:j]),
+            on(bg),
+            ambient=on(amb[i:j]),
+            diffuse=on(dif[i:j]),
+            settings=raster,
+        ).images.cpu()
+        sigma = lo + (hi - lo) * torch.rand(j - i, 1, 1, 1, generator=generator)
+        img = img + sigma * torch.randn(img.shape, generator=generator)
+        out[i:j] = (img.clamp(0, 1) * 255).round().to(torch.uint8)
+    return out.view(N, V, 3, S, S)
+
+
+def landmark_consistency(
+    shapes: torch.Tensor,
+    faces: torch.Tensor,
+    landmarks: np.ndarray,
+    K: torch.Tensor,
+    q: torch.Tensor,
+    t: torch.Tensor,
+    image_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the rendered landmark vertices are against where the camera model projects
+    them.
+
+    For every image (shapes (N, P, 3), cameras (N, V, ...)) the renderer's per-pixel
+    surface points are interpolated from its barycentrics; the rendered position of a
+    landmark is the pixel whose surface point is nearest to the landmark vertex. A
+    landmark counts as visible when that nearest point is within one pixel's footprint
+    (depth / focal length) of the vertex.
+
+    Returns offsets (N, V, L) in pixels between the rendered and the projected
+    positions, and visible (N, V, L) bool.
+    """
+    N, V = q.shape[:2]
+    L = len(landmarks)
+    faces = faces.to(torch.long)
+    offsets = np.full((N, V, L), np.nan)
+    visible = np.zeros((N, V, L), bool)
+    lm = torch.as_tensor(np.asarray(landmarks), dtype=torch.long)
+    for n in range(N):
+        verts = shapes[n].expand(V, -1, -1)
+        frags = rasterize(
+            verts,
+            faces,
+            K[n],
+            q[n],
+            t[n],
+            RasterSettings(image_size=(image_size, image_size)),
+        )
+        projected = project(
+            shapes[n][lm].expand(V, -1, -1), K[n], q[n], t[n]
+        )  # (V, L, 2)
+        for v in range(V):
+            ys, xs = frags.mask[v].nonzero(as_tuple=True)
+            tri = frags.triangle[v, ys, xs]
+            surface = (frags.bary[v, ys, xs][..., None] * shapes[n][faces[tri]]).sum(
+                1
+            )  # (M, 3) model frame
+            dist = torch.cdist(shapes[n][lm], surface)  # (L, M)
+            best = dist.argmin(dim=1)
+            footprint = frags.depth[v, ys[best], xs[best]] / K[n, v, 0, 0]
+            visible[n, v] = (dist[torch.arange(L), best] < footprint).numpy()
+            pixel = torch.stack([xs[best], ys[best]], -1).to(projected.dtype)
+            offsets[n, v] = (pixel - projected[v]).norm(dim=-1).numpy()
+    return offsets, visible

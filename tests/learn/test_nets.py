@@ -1,0 +1,164 @@
+"""facelib.learn.nets: VGG-16 as torchvision builds it, the paper's heads, siamese
+merges and input checks."""
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+from safetensors.torch import save_file
+
+from facelib.learn.nets import MERGES, MultiView, SingleView, vgg16_encoder
+
+
+def images(B, N=None, S=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    shape = (B, 3, S, S) if N is None else (B, N, 3, S, S)
+    return torch.randint(0, 256, shape, generator=g, dtype=torch.uint8)
+
+
+def test_width_one_is_torchvision_vgg16():
+    ours = vgg16_encoder(1.0)
+    ref = torchvision.models.vgg16(weights=None).features
+    assert str(ours) == str(ref)
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {
+        k: v.shape for k, v in ref.state_dict().items()
+    }
+    assert (
+        sum(p.numel() for p in ours.parameters()) == 14_714_688
+    )  # VGG-16's convolutional part
+
+
+def test_narrow_encoder_keeps_the_layout():
+    narrow = vgg16_encoder(0.25)
+    convs = [m for m in narrow if isinstance(m, torch.nn.Conv2d)]
+    assert (
+        len(convs) == 13
+        and [c.out_channels for c in convs][:2] == [16, 16]
+        and convs[-1].out_channels == 128
+    )
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in narrow) == 5
+
+
+def _input_dependence(encoder: torch.nn.Module) -> float:
+    """How much the final features vary across random images, relative to their size."""
+    torch.manual_seed(3)
+    with torch.no_grad():
+        f = encoder(torch.randn(16, 3, 64, 64)).flatten(1)
+    return float(f.std(0).mean() / f.abs().mean())
+
+
+@pytest.mark.parametrize("width", [0.125, 0.25, 0.5])
+def test_narrow_encoder_is_initialised_like_torchvision_vgg(width):
+    """He normal (fan-out) weights and zero biases, as torchvision's VGG: the image
+    still shows in the features after 13 layers, as much as in torchvision's own VGG-16
+    (PyTorch's default Conv2d initialisation leaves a signal about 1e-4 of the biases
+    there)."""
+    torch.manual_seed(0)
+    narrow = vgg16_encoder(width)
+    for conv in (m for m in narrow if isinstance(m, torch.nn.Conv2d)):
+        fan_out = conv.out_channels * 9
+        assert abs(conv.weight.std().item() / np.sqrt(2.0 / fan_out) - 1.0) < 0.15
+        assert torch.count_nonzero(conv.bias) == 0
+    reference = _input_dependence(torchvision.models.vgg16(weights=None).features)
+    assert _input_dependence(narrow) > 0.5 * reference > 0.02
+
+
+def test_local_weights_only(tmp_path):
+    enc = vgg16_encoder(0.25)
+    save_file(enc.state_dict(), tmp_path / "enc.safetensors")
+    again = vgg16_encoder(0.25, tmp_path / "enc.safetensors")
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(enc.state_dict().values(), again.state_dict().values())
+    )
+    with pytest.raises(ValueError, match="does not fit"):
+        vgg16_encoder(0.5, tmp_path / "enc.safetensors")
+    with pytest.raises(FileNotFoundError, match="never downloads"):
+        vgg16_encoder(0.25, tmp_path / "missing.safetensors")
+
+
+def test_single_view_outputs():
+    torch.manual_seed(0)
+    net = SingleView(
+        n_modes=7,
+        image_size=64,
+        width=0.125,
+        t_mean=(1.0, 2.0, 600.0),
+        t_std=(5.0, 5.0, 50.0),
+    )
+    pred = net(images(4))
+    assert (
+        pred.alpha.shape == (4, 7)
+        and pred.q.shape == (4, 1, 4)
+        and pred.t.shape == (4, 1, 3)
+    )
+    np.testing.assert_allclose(pred.q.norm(dim=-1).detach().numpy(), 1.0, atol=1e-5)
+    assert ((pred.t[..., 2] - 600.0).abs() < 50 * 20).all()
+    assert (
+        len(net.alpha_head) == 3 and net.alpha_head[0].out_features == 256
+    )  # one hidden layer of 256
+
+
+def test_bad_images_are_explained():
+    net = SingleView(n_modes=3, image_size=64, width=0.125)
+    with pytest.raises(ValueError, match="uint8"):
+        net(images(2).float())
+    with pytest.raises(ValueError, match=r"S = 64.*got \(2, 3, 32, 32\)"):
+        net(images(2, S=32))
+    with pytest.raises(ValueError, match="3 channels"):
+        net(torch.zeros(2, 1, 64, 64, dtype=torch.uint8))
+    mv = MultiView(net, views=3, merge="concat")
+    with pytest.raises(ValueError, match="N = 3 views, got 2"):
+        mv(images(2, N=2))
+    with pytest.raises(ValueError, match="unknown merge"):
+        MultiView(net, views=3, merge="max")
+
+
+def test_merges_follow_the_paper():
+    """MV: per-view α from the shared branch, merged (sum or concatenation in view
+    order), then the MLP."""
+    torch.manual_seed(1)
+    sv = SingleView(n_modes=5, image_size=64, width=0.125).eval()
+    x = images(2, N=3)
+    add = MultiView.from_single_view(sv, 3, "add").eval()
+    concat = MultiView.from_single_view(sv, 3, "concat").eval()
+    with torch.no_grad():
+        per_view = torch.stack(
+            [sv(x[:, n]).alpha for n in range(3)], 1
+        )  # (B, N, K) by the single-view net
+        torch.testing.assert_close(add(x).alpha, add.shape_head(per_view.sum(1)))
+        torch.testing.assert_close(
+            concat(x).alpha, concat.shape_head(per_view.flatten(1))
+        )
+        torch.testing.assert_close(
+            add(x[:, [2, 0, 1]]).alpha, add(x).alpha, rtol=1e-5, atol=1e-6
+        )  # order-free
+        torch.testing.assert_close(
+            add(x).q[:, 1], sv(x[:, 1]).q[:, 0]
+        )  # per-view poses are the branch's
+    merged = MERGES["concat"]()(torch.arange(6.0).view(1, 3, 2))
+    assert merged.tolist() == [
+        [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    ]  # concatenation keeps the view order
+    # initialised from the single-view weights, not sharing them
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(sv.state_dict().values(), add.branch.state_dict().values())
+    )
+    assert add.branch.encoder[0].weight.data_ptr() != sv.encoder[0].weight.data_ptr()
+    assert concat.shape_head[0].in_features == 15 and add.shape_head[0].in_features == 5
+
+
+def test_shape_concat_from_concat():
+    torch.manual_seed(2)
+    concat = MultiView.from_single_view(
+        SingleView(n_modes=5, image_size=64, width=0.125), 3, "concat"
+    )
+    shape = MultiView.shape_only_from(concat)
+    assert shape.shape_only and shape.branch.pool and shape.branch.q_head is None
+    assert torch.equal(shape.branch.encoder[0].weight, concat.branch.encoder[0].weight)
+    assert torch.equal(shape.shape_head[0].weight, concat.shape_head[0].weight)
+    pred = shape(images(2, N=3))
+    assert pred.q is None and pred.t is None and pred.alpha.shape == (2, 5)
+    with pytest.raises(ValueError, match="MV Concat"):
+        MultiView.shape_only_from(MultiView.from_single_view(concat.branch, 3, "add"))

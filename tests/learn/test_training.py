@@ -1,0 +1,309 @@
+"""facelib.learn.training: resuming gives the same weights, seeds reproduce, checkpoints
+are guarded."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from facelib.data.dataset import load_dataset
+from facelib.geometry.morphable_model import MorphableModel
+from facelib.learn.training import (
+    MeanShapeBaseline,
+    TrainConfig,
+    evaluate,
+    load_model,
+    select_views,
+    train,
+    uses_bf16,
+)
+
+FAST = dict(width=0.125, batch_size=4, epochs=2, max_steps_per_epoch=3, patience=5)
+
+
+@pytest.fixture(scope="module")
+def data(tiny_path):
+    return load_dataset(tiny_path)
+
+
+def weights(run):
+    return load_file(str(run / "model.safetensors"))
+
+
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path, ema_decay):
+    config = TrainConfig(kind="sv", checkpoint_every=1, ema_decay=ema_decay, **FAST)
+    train(config, data, tmp_path / "whole", progress=False)
+
+    def stop(step):
+        if step == 4:
+            raise KeyboardInterrupt("killed at step 4")
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data, tmp_path / "broken", progress=False, callback=stop)
+    assert (tmp_path / "broken" / "last.json").exists() and not (
+        tmp_path / "broken" / "model.json"
+    ).exists()
+    resumed = train(config, data, tmp_path / "broken", progress=False)
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "broken")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert len(resumed.history) == 2
+    assert not (tmp_path / "broken" / "last.json").exists()  # cleaned up when finished
+
+
+def test_averaged_weights_follow_the_moving_average(data, tmp_path):
+    """With ema_decay d, after every step the kept weights are d * (their last value) +
+    (1 - d) * (the trained weights), read back from the step's checkpoint; the finished
+    model is the average, not the trained weights."""
+    d = 0.75
+    run = tmp_path / "ema"
+    steps = []
+    config = TrainConfig(
+        kind="sv", checkpoint_every=1, ema_decay=d, **{**FAST, "epochs": 1}
+    )
+    train(
+        config,
+        data,
+        run,
+        progress=False,
+        callback=lambda step: steps.append(load_file(str(run / "last.safetensors"))),
+    )
+    assert len(steps) == 3
+    names = [k[len("model.") :] for k in steps[0] if k.startswith("model.")]
+    assert names and all(f"ema.{k}" in steps[0] for k in names)
+    for before, after in zip(steps, steps[1:]):
+        for k in names:
+            expected = (
+                d * before[f"ema.{k}"].double() + (1 - d) * after[f"model.{k}"].double()
+            )
+            assert torch.allclose(after[f"ema.{k}"].double(), expected, atol=1e-6), k
+    final = weights(run)
+    assert all(torch.equal(final[k], steps[-1][f"ema.{k}"]) for k in names)
+    assert not all(torch.equal(final[k], steps[-1][f"model.{k}"]) for k in names)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="ema_decay"):
+            TrainConfig(ema_decay=bad)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(data, tmp_path):
+    train(TrainConfig(kind="sv", **FAST), data, tmp_path / "a", progress=False)
+    train(TrainConfig(kind="sv", **FAST), data, tmp_path / "b", progress=False)
+    train(TrainConfig(kind="sv", seed=1, **FAST), data, tmp_path / "c", progress=False)
+    a, b, c = weights(tmp_path / "a"), weights(tmp_path / "b"), weights(tmp_path / "c")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_pose_warmup_holds_alpha_at_the_mean(data, tmp_path):
+    held = train(
+        TrainConfig(kind="sv", pose_warmup_epochs=2, **FAST),
+        data,
+        tmp_path / "held",
+        progress=False,
+    )
+    images = data.tensor("images", data.subjects("val"), dtype=None)[:, 0]
+    with torch.no_grad():
+        assert (
+            torch.count_nonzero(held.model(images).alpha) == 0
+        )  # α's output layer never left its zero start
+    free = train(
+        TrainConfig(kind="sv", **FAST), data, tmp_path / "free", progress=False
+    )
+    with torch.no_grad():
+        assert torch.count_nonzero(free.model(images).alpha) > 0
+    with pytest.raises(ValueError, match="pose_warmup_epochs"):
+        TrainConfig(kind="mv", pose_warmup_epochs=1)
+
+
+def test_training_lowers_the_loss(data, tmp_path):
+    config = TrainConfig(
+        kind="sv", width=0.125, batch_size=8, epochs=4, patience=10, lr=1e-3
+    )
+    result = train(config, data, tmp_path / "fit", progress=False)
+    first, last = (
+        result.history[0]["train_loss"],
+        min(h["train_loss"] for h in result.history),
+    )
+    assert last < first
+
+
+def test_multi_view_chain_and_checkpoint_guards(data, tmp_path):
+    sv = tmp_path / "sv"
+    train(TrainConfig(kind="sv", **FAST), data, sv, progress=False)
+    with pytest.raises(FileExistsError, match="finished model"):
+        train(TrainConfig(kind="sv", **FAST), data, sv, progress=False)
+    before = weights(sv)
+    reused = train(
+        TrainConfig(kind="sv", **FAST), data, sv, progress=False, reuse_finished=True
+    )  # loaded, not retrained
+    assert all(torch.equal(before[k], weights(sv)[k]) for k in before)
+    assert len(reused.history) == 2 and reused.metrics.shape_mm > 0
+    with pytest.raises(ValueError, match="another configuration"):
+        train(
+            TrainConfig(kind="sv", seed=5, **FAST),
+            data,
+            sv,
+            progress=False,
+            reuse_finished=True,
+        )
+    with pytest.raises(ValueError, match="init="):
+        train(TrainConfig(kind="mv", **FAST), data, tmp_path / "mv", progress=False)
+    mv = train(
+        TrainConfig(kind="mv", merge="concat", views=2, **FAST),
+        data,
+        tmp_path / "mv",
+        init=sv,
+        progress=False,
+    )
+    assert mv.model.views == 2
+    with pytest.raises(ValueError, match="starts from a 'mv' one"):
+        train(
+            TrainConfig(kind="mv_shape", views=2, **FAST),
+            data,
+            tmp_path / "bad",
+            init=sv,
+            progress=False,
+        )
+    shape = train(
+        TrainConfig(kind="mv_shape", views=2, **FAST),
+        data,
+        tmp_path / "shape",
+        init=tmp_path / "mv",
+        progress=False,
+    )
+    assert np.isnan(shape.metrics.rotation_deg) and shape.metrics.shape_mm > 0
+    meta = json.loads((tmp_path / "shape" / "model.json").read_text())
+    assert meta[
+        "morphable_model_sha256"
+    ] == data.morphable_model.fingerprint() and meta["init"].endswith("mv")
+    model, _ = load_model(
+        tmp_path / "shape", model3dmm=data.morphable_model, image_size=32
+    )
+    assert model.shape_only
+
+
+def test_load_model_refuses_mismatches(data, tmp_path):
+    run = tmp_path / "sv"
+    train(TrainConfig(kind="sv", **FAST), data, run, progress=False)
+    other = MorphableModel(
+        **{**data.morphable_model.arrays(), "mean": data.morphable_model.mean + 1.0}
+    )
+    with pytest.raises(ValueError, match="another 3DMM"):
+        load_model(run, model3dmm=other)
+    with pytest.raises(ValueError, match="expects 32 px images, not 64"):
+        load_model(run, image_size=64)
+    raw = bytearray((run / "model.safetensors").read_bytes())
+    raw[-1] ^= 0xFF
+    (run / "model.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match="corrupt"):
+        load_model(run)
+    with pytest.raises(FileNotFoundError, match="train the model first"):
+        load_model(tmp_path / "nothing")
+
+
+def test_evaluate_the_mean_shape_baseline(data):
+    """The 3DMM-mean baseline scores the vertex RMS of the mean shape against each true
+    shape."""
+    val = data.subjects("val")
+    metrics = evaluate(
+        MeanShapeBaseline(data.morphable_model.n_modes),
+        data,
+        val,
+        kind="mv_shape",
+        views=1,
+    )
+    shapes = np.asarray(data.shapes[val], dtype=np.float64)
+    expected = np.sqrt(
+        ((shapes - data.morphable_model.mean) ** 2).sum(-1).mean(-1)
+    ).mean()
+    assert metrics.shape_mm == pytest.approx(expected, rel=1e-5)
+
+
+def test_precision_decides_bf16_autocast(data, tmp_path):
+    assert not uses_bf16("auto", "cpu") and uses_bf16("auto", "cuda")
+    assert uses_bf16("bf16", "cpu") and not uses_bf16("fp32", "cuda")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="fp16")
+    # bf16 autocast on the CPU trains (the loss stays float32) and is reproducible
+    runs = [
+        train(
+            TrainConfig(kind="sv", precision="bf16", **FAST),
+            data,
+            tmp_path / f"bf16_{i}",
+            progress=False,
+        )
+        for i in range(2)
+    ]
+    assert all(np.isfinite(h["loss"]) for h in runs[0].history)
+    a, b = weights(tmp_path / "bf16_0"), weights(tmp_path / "bf16_1")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    train(
+        TrainConfig(kind="sv", precision="fp32", **FAST),
+        data,
+        tmp_path / "fp32",
+        progress=False,
+    )
+    c = weights(tmp_path / "fp32")
+    assert not all(
+        torch.equal(a[k], c[k]) for k in a
+    )  # autocast was on: bf16 rounding changed the weights
+    assert (
+        json.loads((tmp_path / "bf16_0" / "model.json").read_text())["config"][
+            "precision"
+        ]
+        == "bf16"
+    )
+
+
+def test_select_views():
+    yaw = np.array([80.0, -50.0, 5.0, 40.0, -10.0])
+    assert select_views(yaw, 3).tolist() == [
+        1,
+        2,
+        3,
+    ]  # nearest -45, 0, 45; sorted by yaw
+    assert select_views(yaw, 1).tolist() == [2]
+    assert select_views(np.array([0.0, 1.0]), 2).tolist() == [
+        0,
+        1,
+    ]  # never the same view twice
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_the_three_kinds_train_on_cuda_and_match_the_cpu(data, tmp_path):
+    """bf16 autocast and channels_last on CUDA; the trained weights give the CPU's
+    predictions on CPU."""
+    sv = train(
+        TrainConfig(kind="sv", device="cuda", **FAST),
+        data,
+        tmp_path / "sv",
+        progress=False,
+    )
+    assert next(sv.model.parameters()).is_cuda and all(
+        np.isfinite(h["loss"]) for h in sv.history
+    )
+    train(
+        TrainConfig(kind="mv", merge="concat", views=2, device="cuda", **FAST),
+        data,
+        tmp_path / "mv",
+        init=tmp_path / "sv",
+        progress=False,
+    )
+    shape = train(
+        TrainConfig(kind="mv_shape", views=2, device="cuda", **FAST),
+        data,
+        tmp_path / "shape",
+        init=tmp_path / "mv",
+        progress=False,
+    )
+    assert np.isfinite(shape.metrics.shape_mm)
+    images = data.tensor("images", data.subjects("val"), dtype=None)[:, 0]
+    gpu, _ = load_model(tmp_path / "sv", device="cuda")
+    cpu, _ = load_model(tmp_path / "sv")
+    with torch.no_grad():
+        a_gpu, a_cpu = gpu(images.cuda()).alpha.cpu(), cpu(images).alpha
+    assert torch.allclose(a_gpu, a_cpu, rtol=1e-2, atol=1e-3), (
+        (a_gpu - a_cpu).abs().max()
+    )

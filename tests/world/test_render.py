@@ -1,0 +1,289 @@
+"""facelib.world.render against a slow, obviously correct rasterizer and hand-computed
+scenes."""
+
+import numpy as np
+import pytest
+import torch
+
+from facelib.geometry import camera
+from facelib.world.identity import face_shape, sample_identities
+from facelib.world.render import RasterSettings, rasterize, render, vertex_normals
+from facelib.world.template import build_template
+
+
+def reference_rasterize(uv, z, faces, H, W, cull=True):
+    """One triangle at a time over every pixel centre, float64; keeps the nearest (ties:
+    lower id).
+
+    Returns the triangle id (H, W) and the depth (H, W) of the nearest surface per
+    pixel.
+    """
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float64)
+    depth = np.full((H, W), np.inf)
+    tri = np.full((H, W), -1)
+
+    def edge(a, b, px, py):
+        return (b[0] - a[0]) * (py - a[1]) - (b[1] - a[1]) * (px - a[0])
+
+    for f, (i, j, k) in enumerate(faces):
+        a, b, c = uv[i], uv[j], uv[k]
+        area = edge(a, b, c[0], c[1])
+        if area == 0 or (cull and area > 0):
+            continue
+        w0, w1, w2 = (
+            edge(b, c, xs, ys) / area,
+            edge(c, a, xs, ys) / area,
+            edge(a, b, xs, ys) / area,
+        )
+        inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
+        with np.errstate(divide="ignore"):
+            zp = 1.0 / (w0 / z[i] + w1 / z[j] + w2 / z[k])
+        nearer = inside & ((zp < depth) | ((zp == depth) & (f < tri)))
+        depth[nearer] = zp[nearer]
+        tri[nearer] = f
+    return tri, depth
+
+
+def small_scene(yaw, size=64, dtype=torch.float64):
+    template = build_template(columns=31, rows=27)
+    shape = torch.from_numpy(
+        face_shape(sample_identities(1, np.random.default_rng(4))[0], template)
+    ).to(dtype)
+    q, t = camera.orbit_pose(torch.tensor([yaw, 8.0, -5.0], dtype=dtype), 520.0)
+    K = camera.intrinsics_from_fov(30.0, size, size, dtype=dtype)
+    return template, shape, K, q, t
+
+
+def silhouette_band(tri, depth):
+    """Pixels within one pixel of a coverage change or a depth jump of more than 2
+    mm."""
+    covered = tri >= 0
+    d = np.where(covered, depth, 1e9)
+    band = np.zeros_like(covered)
+    H, W = covered.shape
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            shifted_c = np.roll(np.roll(covered, dy, 0), dx, 1)
+            shifted_d = np.roll(np.roll(d, dy, 0), dx, 1)
+            band |= (shifted_c != covered) | (np.abs(shifted_d - d) > 2.0)
+    return band
+
+
+@pytest.mark.parametrize("yaw", [0.0, 35.0, -80.0])
+def test_matches_the_reference_pixel_by_pixel(yaw):
+    template, shape, K, q, t = small_scene(yaw)
+    H = W = 64
+    frags = rasterize(
+        shape[None],
+        torch.from_numpy(template.faces),
+        K[None],
+        q[None],
+        t[None],
+        RasterSettings((H, W)),
+    )
+    uv = camera.project(shape, K, q, t).numpy()
+    z = camera.model_to_camera(shape, q, t)[:, 2].numpy()
+    ref_tri, ref_depth = reference_rasterize(uv, z, template.faces, H, W)
+    fast_depth = frags.depth[0].numpy()
+    same_cover = frags.mask[0].numpy() == (ref_tri >= 0)
+    same_depth = np.where(
+        ref_tri >= 0,
+        np.abs(np.where(ref_tri >= 0, fast_depth - ref_depth, 0.0)) < 1e-3,
+        True,
+    )
+    equal = same_cover & same_depth
+    assert equal.mean() >= 0.995, equal.mean()
+    assert (~equal <= silhouette_band(ref_tri, ref_depth)).all(), (
+        "differences away from the silhouette"
+    )
+    assert (ref_tri >= 0).sum() > 500  # the face is really there
+
+
+def test_frontal_quad_hand_computed():
+    # A square 100 mm wide at 500 mm, f = 100 px: it spans 20 px, from x = 22 to 42
+    # around the centre 32.
+    v = torch.tensor(
+        [
+            [
+                [-50.0, -50.0, 0.0],
+                [50.0, -50.0, 0.0],
+                [50.0, 50.0, 0.0],
+                [-50.0, 50.0, 0.0],
+            ]
+        ],
+        dtype=torch.float64,
+    )
+    faces = torch.tensor(
+        [[0, 3, 2], [0, 2, 1]]
+    )  # wound so that the normal points to -z, at the camera
+    K = torch.tensor(
+        [[[100.0, 0, 32.0], [0, 100.0, 32.0], [0, 0, 1]]], dtype=torch.float64
+    )
+    q = torch.tensor([[1.0, 0, 0, 0]], dtype=torch.float64)
+    t = torch.tensor([[0.0, 0.0, 500.0]], dtype=torch.float64)
+    frags = rasterize(v, faces, K, q, t, RasterSettings((64, 64)))
+    mask = frags.mask[0].numpy()
+    expected = np.zeros((64, 64), bool)
+    expected[22:43, 22:43] = (
+        True  # pixel centres 22..42 inclusive lie on or inside the square
+    )
+    assert np.array_equal(mask, expected)
+    assert np.allclose(frags.depth[0].numpy()[mask], 500.0)
+    # seen from behind it is culled, or drawn when culling is off
+    q_back = camera.yaw_pitch_roll_to_quaternion(
+        torch.tensor([[180.0, 0.0, 0.0]], dtype=torch.float64)
+    )
+    assert not rasterize(v, faces, K, q_back, t).mask.any()
+    assert (
+        rasterize(
+            v, faces, K, q_back, t, RasterSettings((64, 64), cull_backfaces=False)
+        )
+        .mask[0]
+        .numpy()
+        .sum()
+        == 21 * 21
+    )
+
+
+def test_depth_is_perspective_correct_on_a_tilted_plane():
+    # a plane through (0, 0, 0) tilted 40° about y, seen from 400 mm: compare with
+    # ray-plane intersection
+    g = np.linspace(-60, 60, 9)
+    xx, yy = np.meshgrid(g, g)
+    R = camera.quaternion_to_matrix(
+        camera.yaw_pitch_roll_to_quaternion(
+            torch.tensor([40.0, 0.0, 0.0], dtype=torch.float64)
+        )
+    ).numpy()
+    pts = np.stack([xx.ravel(), yy.ravel(), np.zeros(81)], -1) @ R.T
+    faces = []
+    for r in range(8):
+        for c in range(8):
+            a, b, cc, d = r * 9 + c, r * 9 + c + 1, (r + 1) * 9 + c, (r + 1) * 9 + c + 1
+            faces += [(a, cc, b), (b, cc, d)]
+    K = torch.tensor([[80.0, 0, 31.5], [0, 80.0, 31.5], [0, 0, 1]], dtype=torch.float64)
+    q = torch.tensor([1.0, 0, 0, 0], dtype=torch.float64)
+    t = torch.tensor([0.0, 0.0, 400.0], dtype=torch.float64)
+    frags = rasterize(
+        torch.from_numpy(pts)[None],
+        torch.tensor(faces),
+        K[None],
+        q[None],
+        t[None],
+        RasterSettings((64, 64), cull_backfaces=False),
+    )
+    ys, xs = np.nonzero(frags.mask[0].numpy())
+    rays = np.stack(
+        [(xs - 31.5) / 80.0, (ys - 31.5) / 80.0, np.ones_like(xs, float)], -1
+    )
+    n = R @ np.array(
+        [0.0, 0.0, 1.0]
+    )  # plane normal in the camera frame (R = identity camera rotation)
+    depth = (n @ np.array([0.0, 0.0, 400.0])) / (rays @ n)
+    np.testing.assert_allclose(frags.depth[0].numpy()[ys, xs], depth, rtol=1e-9)
+
+
+def test_shading_of_a_lit_quad():
+    v = torch.tensor(
+        [
+            [
+                [-50.0, -50.0, 0.0],
+                [50.0, -50.0, 0.0],
+                [50.0, 50.0, 0.0],
+                [-50.0, 50.0, 0.0],
+            ]
+        ]
+    )
+    faces = torch.tensor([[0, 3, 2], [0, 2, 1]])
+    K = torch.tensor([[[100.0, 0, 32.0], [0, 100.0, 32.0], [0, 0, 1]]])
+    q, t = torch.tensor([[1.0, 0, 0, 0]]), torch.tensor([[0.0, 0.0, 500.0]])
+    albedo = torch.tensor([0.8, 0.5, 0.2]).expand(1, 4, 3)
+    bg = torch.full((1, 3, 64, 64), 0.1)
+    np.testing.assert_allclose(
+        vertex_normals(v, faces)[0].numpy(), [[0, 0, -1.0]] * 4, atol=1e-6
+    )
+    facing = render(
+        v,
+        faces,
+        albedo,
+        K,
+        q,
+        t,
+        torch.tensor([[0.0, 0.0, -1.0]]),
+        bg,
+        ambient=0.3,
+        diffuse=0.6,
+    )
+    grazing = render(
+        v,
+        faces,
+        albedo,
+        K,
+        q,
+        t,
+        torch.tensor([[1.0, 0.0, 0.0]]),
+        bg,
+        ambient=0.3,
+        diffuse=0.6,
+    )
+    np.testing.assert_allclose(
+        facing.images[0, :, 32, 32].numpy(), [0.72, 0.45, 0.18], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        grazing.images[0, :, 32, 32].numpy(), [0.24, 0.15, 0.06], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        facing.images[0, :, 2, 2].numpy(), [0.1, 0.1, 0.1]
+    )  # background
+
+
+def test_batch_is_per_image_and_float32_matches_float64():
+    template, shape, K, q, t = small_scene(20.0)
+    faces = torch.from_numpy(template.faces)
+    q2 = torch.stack(
+        [
+            q,
+            camera.yaw_pitch_roll_to_quaternion(
+                torch.tensor([-30.0, 0.0, 0.0], dtype=torch.float64)
+            ),
+        ]
+    )
+    both = rasterize(
+        shape.expand(2, -1, -1), faces, K.expand(2, 3, 3), q2, t.expand(2, 3)
+    )
+    one = rasterize(shape[None], faces, K[None], q2[1:], t[None])
+    assert torch.equal(both.triangle[1], one.triangle[0])
+    f32 = rasterize(
+        shape.float()[None], faces, K.float()[None], q.float()[None], t.float()[None]
+    )
+    f64 = rasterize(shape[None], faces, K[None], q[None], t[None])
+    assert (f32.mask == f64.mask).float().mean() > 0.995
+
+
+def test_render_rejects_bad_backgrounds():
+    template, shape, K, q, t = small_scene(0.0)
+    faces = torch.from_numpy(template.faces)
+    albedo = torch.full((1, template.n_points, 3), 0.5, dtype=torch.float64)
+    light = torch.tensor([[0.0, 0.0, -1.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"background \(B, 3, H, W\)"):
+        render(
+            shape[None],
+            faces,
+            albedo,
+            K[None],
+            q[None],
+            t[None],
+            light,
+            torch.zeros(1, 64, 64, dtype=torch.float64),
+        )
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_cpu():
+    template, shape, K, q, t = small_scene(30.0, dtype=torch.float32)
+    faces = torch.from_numpy(template.faces)
+    cpu = rasterize(shape[None], faces, K[None], q[None], t[None])
+    gpu = rasterize(
+        shape[None].cuda(), faces.cuda(), K[None].cuda(), q[None].cuda(), t[None].cuda()
+    )
+    assert (gpu.mask.cpu() == cpu.mask).float().mean() > 0.999

@@ -1,0 +1,183 @@
+"""facelib.world.scenes: cameras, captures, the photographs' consistency with the
+cameras, and mirroring."""
+
+import numpy as np
+import pytest
+import torch
+
+from facelib.geometry import camera
+from facelib.geometry.mirror import mirror_scene, mirror_shapes
+from facelib.world.appearance import sample_appearances, vertex_albedo
+from facelib.world.identity import face_shapes, sample_identities
+from facelib.world.render import render
+from facelib.world.scenes import (
+    CameraSettings,
+    landmark_consistency,
+    render_images,
+    sample_capture_cameras,
+    sample_scene_cameras,
+)
+from facelib.world.template import build_template
+
+
+@pytest.fixture(scope="module")
+def world():
+    template = build_template()
+    rng = np.random.default_rng(0)
+    shapes = torch.from_numpy(face_shapes(sample_identities(3, rng), template))
+    albedo = torch.from_numpy(
+        np.stack([vertex_albedo(a, template) for a in sample_appearances(3, rng)])
+    )
+    return template, shapes, albedo
+
+
+def test_scene_cameras_cover_the_yaw_range():
+    settings = CameraSettings(image_size=64)
+    cams = sample_scene_cameras(200, 5, settings, torch.Generator().manual_seed(1))
+    yaw = camera.quaternion_to_yaw_pitch_roll(cams.q)[..., 0]
+    sorted_yaw, _ = yaw.sort(dim=1)
+    edges = torch.linspace(-90, 90, 6, dtype=torch.float64)
+    assert (
+        (sorted_yaw >= edges[:-1] - 1e-6) & (sorted_yaw <= edges[1:] + 1e-6)
+    ).all()  # one view per sector
+    assert yaw.min() < -85 and yaw.max() > 85
+    assert torch.equal(
+        cams.K,
+        camera.intrinsics_from_fov(30.0, 64, 64, dtype=torch.float64).expand(
+            200, 5, 3, 3
+        ),
+    )
+    distance = camera.camera_center(cams.q, cams.t).norm(dim=-1)
+    assert distance.min() > 410 and distance.max() < 730
+
+
+def test_capture_cameras_and_their_light():
+    settings = CameraSettings(image_size=64)
+    orbit = sample_capture_cameras(
+        "orbit", 40, settings, torch.Generator().manual_seed(2)
+    )
+    turn = sample_capture_cameras(
+        "turn", 40, settings, torch.Generator().manual_seed(2)
+    )
+    for cap in (orbit, turn):
+        yaw = camera.quaternion_to_yaw_pitch_roll(cap.q)[:, 0]
+        steps = yaw.diff()
+        assert (
+            (steps > 0).all() or (steps < 0).all()
+        ) and yaw.abs().max() > 65  # one sweep, side to side
+    assert torch.allclose(
+        orbit.light_dir, orbit.light_dir[:1].expand(40, 3)
+    )  # fixed on the face
+    # turn: fixed in the camera frame, so it turns in the face's frame
+    light_cam = (camera.quaternion_to_matrix(turn.q) @ turn.light_dir[..., None])[
+        ..., 0
+    ]
+    assert torch.allclose(light_cam, light_cam[:1].expand(40, 3), atol=1e-9)
+    assert (turn.light_dir - turn.light_dir[:1]).norm(dim=-1).max() > 0.5
+    with pytest.raises(ValueError, match="orbit"):
+        sample_capture_cameras("walk", 40, settings, torch.Generator())
+
+
+def test_rendered_landmarks_sit_where_the_cameras_project_them(world):
+    template, shapes, _ = world
+    cams = sample_scene_cameras(
+        3, 5, CameraSettings(image_size=64), torch.Generator().manual_seed(3)
+    )
+    offsets, visible = landmark_consistency(
+        shapes,
+        torch.from_numpy(template.faces),
+        template.landmarks,
+        cams.K,
+        cams.q,
+        cams.t,
+        64,
+    )
+    assert visible.sum() > 0.5 * visible.size
+    assert offsets[visible].max() <= 1.0
+
+
+def test_same_generator_same_images(world):
+    template, shapes, albedo = world
+    settings = CameraSettings(image_size=32)
+    cams = sample_scene_cameras(3, 2, settings, torch.Generator().manual_seed(4))
+    a = render_images(
+        shapes,
+        torch.from_numpy(template.faces),
+        albedo,
+        cams,
+        settings,
+        torch.Generator().manual_seed(5),
+    )
+    b = render_images(
+        shapes,
+        torch.from_numpy(template.faces),
+        albedo,
+        cams,
+        settings,
+        torch.Generator().manual_seed(5),
+    )
+    assert a.dtype == torch.uint8 and a.shape == (3, 2, 3, 32, 32) and torch.equal(a, b)
+
+
+def test_mirrored_scene_renders_as_the_flipped_image(world):
+    """Render a scene, and render its mirror image (mirrored shape, camera, albedo and
+    light): the second must be the first flipped left-right, pixel for pixel except on a
+    few edge pixels."""
+    template, shapes, albedo = world
+    faces = torch.from_numpy(template.faces)
+    S = 64
+    cams = sample_scene_cameras(
+        1, 4, CameraSettings(image_size=S), torch.Generator().manual_seed(6)
+    )
+    K, q, t = cams.K[0], cams.q[0], cams.t[0]
+    shape = shapes[0].expand(4, -1, -1)
+    light = cams.light_dir[0]
+    bg = torch.rand(
+        4, 3, S, S, generator=torch.Generator().manual_seed(7), dtype=torch.float64
+    )
+    image = render(shape, faces, albedo[0].expand(4, -1, -1), K, q, t, light, bg).images
+    flipped, K_m, q_m, t_m, shape_m = mirror_scene(
+        image, K, q, t, shape, template.mirror
+    )
+    albedo_m = albedo[0][template.mirror].expand(
+        4, -1, -1
+    )  # colours travel with their vertices
+    light_m = light * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)
+    mirrored = render(
+        shape_m, faces, albedo_m, K_m, q_m, t_m, light_m, bg.flip(-1)
+    ).images
+    same = ((mirrored - flipped).abs().amax(dim=1) < 1e-6).double().mean()
+    assert same > 0.99, same
+    # and the shape's mirror is the same as mirror_shapes
+    assert torch.equal(shape_m, mirror_shapes(shape, template.mirror))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_render_images_on_cuda_matches_cpu(world):
+    """The rasterizer on the GPU, the random draws on the CPU generator: the same
+    photographs, up to a grey level where the GPU's float32 rounding lands
+    differently."""
+    template, shapes, albedo = world
+    settings = CameraSettings(image_size=64)
+    cams = sample_scene_cameras(3, 4, settings, torch.Generator().manual_seed(4))
+    faces = torch.from_numpy(template.faces)
+    cpu = render_images(
+        shapes, faces, albedo, cams, settings, torch.Generator().manual_seed(5)
+    )
+    gpu = render_images(
+        shapes,
+        faces,
+        albedo,
+        cams,
+        settings,
+        torch.Generator().manual_seed(5),
+        device="cuda",
+    )
+    assert (
+        gpu.device.type == "cpu" and gpu.dtype == torch.uint8 and gpu.shape == cpu.shape
+    )
+    diff = (gpu.int() - cpu.int()).abs()
+    assert (diff > 1).float().mean() < 1e-3, (
+        f"{int((diff > 1).sum())} of {diff.numel()} values differ by more than one "
+        "grey level"
+    )
