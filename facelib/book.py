@@ -4,7 +4,9 @@
 paired jupytext source ``notebooks/NN_name.py`` in order, injects the parameters of
 ``notebooks/params/<profile>.yaml`` that the notebook declares in its ``parameters``
 cell, executes it with papermill and writes the executed notebook to
-``book/executed/NN_name.ipynb``, where the Jupyter Book picks it up. The paired
+``book/executed/NN_name.ipynb``, where the Jupyter Book picks it up. A parameter file
+(or a ``--set`` override) may name only parameters that some notebook declares; a name
+that was renamed (:func:`renamed_parameters`) is refused with its new name. The paired
 ``.ipynb`` twins next to the sources are never written (papermill's injected cell would
 leak back into the ``.py``). Wall times per notebook go to
 ``runs/<profile>/notebook_times.json``. plotly.js (from the installed plotly package)
@@ -15,11 +17,11 @@ files) are copied into ``book/_static/`` so that the built book needs no network
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from facelib.storage import atomic_write
 __all__ = [
     "repo_root",
     "notebook_sources",
+    "notebook_parameters",
+    "renamed_parameters",
     "load_profile",
     "parse_overrides",
     "execute_notebook",
@@ -59,8 +63,60 @@ def notebook_sources(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.py"))
 
 
+def notebook_parameters(source: Path) -> list[str]:
+    """The names that the jupytext source assigns in its cell tagged ``parameters``
+    (``# %% tags=["parameters"]``), in order; the values papermill may inject."""
+    import jupytext
+
+    nb = jupytext.read(source)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        raise ValueError(
+            f"{source} has no cell tagged 'parameters'; papermill needs one"
+        )
+    names: list[str] = []
+    for cell in cells:
+        for node in ast.parse(cell.source, filename=str(source)).body:
+            if isinstance(node, ast.Assign):
+                targets = node.targets
+            elif isinstance(node, ast.AnnAssign):
+                targets = [node.target]
+            else:
+                continue
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id not in names:
+                    names.append(target.id)
+    return names
+
+
+def renamed_parameters() -> dict[str, str]:
+    """Parameters renamed since an earlier version: old name -> new name.
+
+    The one mapping is :data:`facelib.world.build.RENAMED` (imported here when needed,
+    so that importing this module stays light).
+    """
+    from facelib.world.build import RENAMED
+
+    return dict(RENAMED)
+
+
+def _refuse_renamed(names, where: str) -> None:
+    renamed = renamed_parameters()
+    old = [name for name in names if name in renamed]
+    if old:
+        raise ValueError(
+            f"{where}: "
+            + "; ".join(f"{name!r} was renamed to {renamed[name]!r}" for name in old)
+            + " (use the new name)"
+        )
+
+
 def load_profile(root: Path, profile: str) -> dict:
-    """The parameters of ``notebooks/params/<profile>.yaml`` as a dict."""
+    """The parameters of ``notebooks/params/<profile>.yaml`` as a dict.
+
+    Refuses a file that is not a mapping, old parameter names (naming the new ones) and
+    names that no notebook declares in its ``parameters`` cell (listing the known ones).
+    """
     import yaml
 
     path = root / "notebooks" / "params" / f"{profile}.yaml"
@@ -73,12 +129,24 @@ def load_profile(root: Path, profile: str) -> dict:
             f"{path} must be a mapping of parameter names to values, got "
             f"{type(params).__name__}"
         )
+    _refuse_renamed(params, str(path))
+    declared = {
+        name
+        for source in notebook_sources(root)
+        for name in notebook_parameters(source)
+    }
+    unknown = sorted(set(params) - declared)
+    if unknown:
+        raise ValueError(
+            f"{path} sets {unknown}, which no notebook declares in its 'parameters' "
+            f"cell; known parameters: {sorted(declared)}"
+        )
     return params
 
 
 def parse_overrides(items: list[str], params: dict) -> dict:
     """``["name=value", ...]`` (values parsed as YAML) as a dict; every name must be a
-    parameter of the profile."""
+    parameter of the profile (an old name is refused with its new one)."""
     import yaml
 
     out = {}
@@ -86,6 +154,7 @@ def parse_overrides(items: list[str], params: dict) -> dict:
         name, sep, value = item.partition("=")
         if not sep or not name:
             raise ValueError(f"expected NAME=VALUE, got {item!r}")
+        _refuse_renamed([name], f"--set {item}")
         if name not in params:
             raise ValueError(
                 f"{name!r} is not a parameter of this profile; known: {sorted(params)}"
@@ -106,15 +175,8 @@ def execute_notebook(
     import jupytext
     import papermill
 
+    declared = notebook_parameters(source)
     nb = jupytext.read(source)
-    with tempfile.TemporaryDirectory(prefix="facelib-nb-") as folder:
-        as_ipynb = Path(folder) / f"{source.stem}.ipynb"
-        jupytext.write(nb, as_ipynb)
-        declared = papermill.inspect_notebook(str(as_ipynb))
-    if not declared:
-        raise ValueError(
-            f"{source} has no cell tagged 'parameters'; papermill needs one"
-        )
     injected = {k: v for k, v in parameters.items() if k in declared}
     start = time.perf_counter()
     atomic_write(
@@ -203,11 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     root = repo_root()
-    params = load_profile(root, args.profile)
-    params.setdefault("profile", args.profile)
     try:
+        params = load_profile(root, args.profile)
+        params.setdefault("profile", args.profile)
         params.update(parse_overrides(args.set, params))
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     out_dir = Path(args.output_dir) if args.output_dir else root / "book" / "executed"
     sources = notebook_sources(root)

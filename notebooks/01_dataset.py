@@ -16,225 +16,358 @@
 # %% [markdown]
 # # The data set: a synthetic face world, raw scans, registration and the 3DMM
 #
-# **Overview.** The paper trains on 6,528 private facial scans, each with about five posed
-# photographs, and evaluates on 3DFAW-2019 (section 4.1). Neither can be downloaded, so this chapter
-# builds a world faithful to them and real at every step, so that a user with real scans can start
-# from their own at step 2:
+# **Overview.** The paper trains on 6,528 private facial scans, each with about five
+# posed photographs, and evaluates on 3DFAW-2019 (section 4.1). Neither can be
+# downloaded, so this chapter builds a world faithful to them and real at every step, so
+# that a user with real scans can start from their own at step 2:
 #
-# 1. **identities**: a face template with the iBUG-68 landmarks, and faces drawn from 25 anatomical
-#    parameters plus a smooth residual field;
-# 2. **raw scans** like a Structure Sensor's (another topology, noise, holes, more of the head, any pose),
-#    written as `.ply` files with their landmarks;
-# 3. **registration** of the template to the raw scans (landmark similarity, then non-rigid ICP);
-# 4. the **3DMM**: Procrustes alignment and PCA of the training subjects, 99 % of the variance;
-# 5. **training scenes**: about five photographs per subject over the whole yaw range, with their
-#    cameras $K, q, t$; split 70/10/20 by subject;
-# 6. **test captures** like 3DFAW's videos: a hand-held camera orbiting the head, and a static camera
-#    with the subject turning the head; the subject's raw scan and landmarks are the ground truth.
+# 1. **identities**: a face template with the iBUG-68 landmarks, and faces drawn from 25
+#    anatomical parameters plus a smooth residual field;
+# 2. **raw scans** like a Structure Sensor's (another topology, noise, holes, more of
+#    the head, any pose), written as `.ply` files with their landmarks;
+# 3. **registration** of the template to the raw scans (landmark similarity, then
+#    non-rigid ICP);
+# 4. the **3DMM**: Procrustes alignment and PCA of the training subjects, 99 % of the
+#    variance;
+# 5. **training scenes**: about five photographs per subject over the whole yaw range,
+#    with their cameras $K, q, t$; split 70/10/20 by subject;
+# 6. **test captures** like 3DFAW's videos: a hand-held camera orbiting the head, and a
+#    static camera with the subject turning the head; the subject's raw scan and
+#    landmarks are the ground truth.
 #
-# *Inputs:* none. *Outputs:* `data/<profile>/` (arrays, 3DMM, raw scans, `manifest.json`).
-# *Run time:* `smoke` about 20 s, `cpu` a few minutes on 2 CPU cores (most of it registration).
+# The build is `facelib.world.build`; the measurements this chapter reports on the
+# result are `facelib.world.checks` and `facelib.geometry.mirror`, tested there.
+#
+# *Inputs:* none. *Outputs:* `data/<profile>/` (arrays, 3DMM, raw scans,
+# `manifest.json`). *Run time:* `smoke` about 20 s, `cpu` a few minutes on 2 CPU cores
+# (most of it registration).
 
 # %% tags=["parameters"]
 profile = "smoke"  # names the output folder data/<profile>/
 seed = 0  # the same seed gives the same data set, bit for bit
 n_subjects = 40  # subjects in all, split 70/10/20
-image_size = 32  # training images and capture frames are image_size x image_size pixels
+image_size = 32  # training images and capture frames are image_size x image_size px
 photos_per_subject = 5  # V: photographs per training subject
-n_registered = 2  # training subjects whose raw scans go through registration (seconds each)
+n_registered = 2  # training subjects whose raw scans go through registration
 n_capture_subjects = 4  # test subjects with 3DFAW-like captures and raw scans
 capture_frames = 30  # frames per capture video
 workers = 2  # worker processes for the faces of the identities and for registration
-render_device = "cpu"  # where the rasterizer runs: "cuda" on a GPU machine (random draws stay on the CPU)
-overwrite = True  # replace an existing data/<profile>/ (this notebook's job is to build it)
+render_device = "cpu"  # where the rasterizer runs: "cuda" on a GPU machine
+overwrite = True  # replace an existing data/<profile>/ (this notebook builds it)
 
 # %%
-import json
+import pprint
 
 import matplotlib.pyplot as plt
 import numpy as np
 import plotly.graph_objects as go
 import torch
+from IPython.display import display
 
 from facelib import viz
-
-from facelib.geometry import camera
 from facelib.book import repo_root
 from facelib.data.dataset import CAPTURE_MOTIONS, load_dataset
+from facelib.evaluation.table1 import PAPER_TABLE1, score_captures
+from facelib.geometry import camera
+from facelib.geometry.mirror import mirror_pairs, mirror_reprojection_error
+from facelib.tables import Table, fmt, table_from_records
+from facelib.world import checks
 from facelib.world.build import DatasetConfig, build_dataset
-from facelib.evaluation.table1 import score_captures
-from facelib.geometry.morphable_model import similarity_directions
-from facelib.geometry.procrustes import generalized_procrustes, similarity_transform
 from facelib.world.render import measure_throughput
-from facelib.geometry.mirror import mirror_scene
 from facelib.world.scenes import landmark_consistency
-from facelib.data.template import IBUG51, NOSE_TIP
 
 config = DatasetConfig(
-    profile=profile, seed=seed, n_subjects=n_subjects, image_size=image_size, photos_per_subject=photos_per_subject,
-    n_registered=n_registered, n_capture_subjects=n_capture_subjects, capture_frames=capture_frames, workers=workers,
-    render_device=render_device,
+    profile=profile,
+    seed=seed,
+    n_subjects=n_subjects,
+    image_size=image_size,
+    photos_per_subject=photos_per_subject,
+    n_registered=n_registered,
+    n_capture_subjects=n_capture_subjects,
+    capture_frames=capture_frames,
+    workers=workers,
+    render_device=render_device,  # random draws stay on the CPU
 )
 data_root = repo_root() / "data"
-print(config)
+pprint.pp(config, width=88)
 
 # %% [markdown]
 # ## 1. Build the data set
 #
-# One call runs the whole pipeline and writes `data/<profile>/` atomically; `load_dataset` then checks
-# the manifest and the checksum of every file.
+# One call runs the whole pipeline and writes `data/<profile>/` atomically;
+# `load_dataset` then checks the manifest and the checksum of every file.
 
 # %% tags=["nbval-ignore-output"]
 path = build_dataset(config, data_root, overwrite=overwrite, log=print)
 data = load_dataset(path)
-print("seconds per stage:", data.manifest["seconds"])
+display(
+    Table(
+        columns=("stage", "seconds"),
+        rows=[(stage, str(s)) for stage, s in data.manifest["seconds"].items()],
+        title="seconds per stage",
+    )
+)
 
 # %%
-counts = data.manifest["counts"]
-print(json.dumps(counts))
-print(f"images {data.images.shape} uint8, cameras K {data.K.shape}, q {data.q.shape}, t {data.t.shape}")
-print(f"captures {data.capture_images.shape} uint8 ({', '.join(CAPTURE_MOTIONS)})")
+display(
+    Table(
+        columns=("count", "value"),
+        rows=[(name, str(n)) for name, n in data.manifest["counts"].items()],
+        title="counts",
+    )
+)
+display(
+    table_from_records(
+        ["images", "K", "q", "t", "capture_images"],
+        {
+            "array": lambda name: name,
+            "shape": lambda name: str(data.array(name).shape),
+            "dtype": lambda name: str(data.array(name).dtype),
+        },
+        title="photographs, their cameras, and the captures",
+        notes=[f"captures: one video per motion ({', '.join(CAPTURE_MOTIONS)})"],
+    )
+)
 
 # %% [markdown]
 # ## 2. The template and the identities
 #
-# The template covers the face from the hairline to under the chin and from ear to ear with
-# 6,075 vertices on a grid that is exactly left/right symmetric. Its 68 landmarks follow the
-# iBUG layout (green: the 51 that 3DFAW uses; orange: the jaw line).
+# The template covers the face from the hairline to under the chin and from ear to ear
+# with 6,075 vertices on a grid that is exactly left/right symmetric. Its 68 landmarks
+# follow the iBUG layout (green: the 51 that 3DFAW uses; orange: the jaw line).
 
 # %%
 template = data.template
 mean_face = data.morphable_model.mean
+preview_K = camera.intrinsics_from_fov(24.0, 320, 320)  # viz.preview_images' camera
+mean_landmarks = torch.from_numpy(mean_face[template.landmarks]).float()
 fig, axes = plt.subplots(1, 2, figsize=(8, 4))
 for ax, yaw in zip(axes, (0.0, 40.0)):
-    img = viz.preview_images(mean_face, template.faces, yaw_deg=yaw, image_size=320)[0]
-    ax.imshow(img)
+    img = viz.preview_images(mean_face, template.faces, yaw_deg=yaw, image_size=320)
+    ax.imshow(img[0])
     q, t = camera.orbit_pose(torch.tensor([yaw, 0.0, 0.0]), 650.0)
-    uv = camera.project(torch.from_numpy(mean_face[template.landmarks]).float(), camera.intrinsics_from_fov(24.0, 320, 320), q, t)
+    uv = camera.project(mean_landmarks, preview_K, q, t)
     ax.plot(*uv[:17].numpy().T, ".", color="orange", ms=4)
     ax.plot(*uv[17:].numpy().T, ".", color="lime", ms=4)
     ax.set_title(f"the 3DMM mean on the template, yaw {yaw:+.0f}°", fontsize=9)
     ax.axis("off")
 fig.tight_layout()
-print(f"{template.n_points} vertices, {len(template.faces)} triangles, 68 landmarks, mirror pairs: "
-      f"{int((template.mirror != np.arange(template.n_points)).sum() // 2)}")
+print(
+    f"{template.n_points} vertices, {len(template.faces)} triangles, 68 landmarks, "
+    f"mirror pairs: {mirror_pairs(template.mirror)}"
+)
 
 # %% [markdown]
-# A grid of training identities (shape only, the same grey for all): different faces, not one face
-# slightly deformed.
+# A grid of training identities (shape only, the same grey for all): different faces,
+# not one face slightly deformed.
 
 # %%
 train_ids = data.subjects("train")
-grid = viz.preview_images(data.shapes[train_ids[:12]], template.faces, yaw_deg=25.0, image_size=160)
-fig = viz.image_grid(grid, columns=6, titles=[f"subject {i}" for i in train_ids[:12]], size=1.7)
+grid = viz.preview_images(
+    data.shapes[train_ids[:12]], template.faces, yaw_deg=25.0, image_size=160
+)
+fig = viz.image_grid(
+    grid, columns=6, titles=[f"subject {i}" for i in train_ids[:12]], size=1.7
+)
 
 # %% [markdown]
-# **Calibration against the paper's data.** The identities must vary like real faces. What matters is
-# the 3DMM-mean baseline: the mean face, scored against the test subjects' raw scans with the
-# 3DFAW-2019 protocol (the evaluation chapter), should land near the paper's 3.02 mm ARMSE; and PCA
-# should need tens of modes for 99 % of the variance (the paper: 64), not five. We also report the
-# vertex RMS to the mean after Procrustes alignment: it is larger than the ARMSE, which only counts
-# distances across the surface after an ICP with scale, while the vertex RMS also counts vertices that
+# **Calibration against the paper's data.** The identities must vary like real faces.
+# What matters is the 3DMM-mean baseline: the mean face, scored against the test
+# subjects' raw scans with the 3DFAW-2019 protocol (the evaluation chapter), should land
+# near the paper's 3.02 mm ARMSE; and PCA should need tens of modes for 99 % of the
+# variance (the paper: 64), not five. We also report the vertex RMS to the mean after
+# Procrustes alignment: it is larger than the ARMSE, which only counts distances across
+# the surface after an ICP with scale, while the vertex RMS also counts vertices that
 # sit elsewhere along the surface.
 
 # %%
 sample = train_ids[:1000]  # the statistics of the vertex RMS need no more
-train_shapes = np.asarray(data.shapes[sample], dtype=np.float64)
-for scale, name in ((True, "similarity"), (False, "rigid")):
-    aligned = generalized_procrustes(train_shapes, scale=scale)
-    rms = np.sqrt(((aligned.aligned - aligned.mean) ** 2).sum(-1).mean(-1))
-    print(f"{name} Procrustes: vertex RMS to the mean over {len(sample)} training subjects, median {np.median(rms):.2f} mm "
-          f"(5-95 %: {np.percentile(rms, 5):.2f}-{np.percentile(rms, 95):.2f} mm)")
-print(f"3DMM: {data.morphable_model.n_modes} modes for 99 % of the variance of {len(train_ids)} training subjects (target 30-120)")
+spreads = [
+    checks.procrustes_spread(data.shapes[sample], scale=scale)
+    for scale in (True, False)
+]
+display(
+    table_from_records(
+        spreads,
+        {
+            "Procrustes": lambda s: s.alignment,
+            "subjects": lambda s: str(s.n_shapes),
+            "median (mm)": lambda s: fmt(s.median_mm, ".2f"),
+            "5 % (mm)": lambda s: fmt(s.percentile_mm(5), ".2f"),
+            "95 % (mm)": lambda s: fmt(s.percentile_mm(95), ".2f"),
+        },
+        title="vertex RMS to the mean of the training subjects, after Procrustes",
+    )
+)
 test_scans = [data.scan(int(s)) for s in data.capture_subjects]
-scored = score_captures([{"3DMM Mean": mean_face}] * len(test_scans), template.faces, template.landmarks, test_scans, workers=workers)
-baseline = [r["3DMM Mean"].armse_mm for r in scored]
-print(f"3DMM mean against the {len(baseline)} test scans: ARMSE {np.mean(baseline):.2f} ± {np.std(baseline):.2f} mm "
-      f"(target 2.5-3.5 mm; the paper's 3DMM Mean on 3DFAW-2019: 3.02 mm)")
+scored = score_captures(
+    [{"3DMM Mean": mean_face}] * len(test_scans),
+    template.faces,
+    template.landmarks,
+    test_scans,
+    workers=workers,
+)
+baseline = np.array([r["3DMM Mean"].armse_mm for r in scored])
+display(
+    Table(
+        columns=("calibration", "here", "target", "paper"),
+        rows=[
+            (
+                f"3DMM modes for 99 % of the variance, {len(train_ids)} training "
+                "subjects",
+                str(data.morphable_model.n_modes),
+                "30-120",
+                "64",
+            ),
+            (
+                f"3DMM mean against the {len(baseline)} test scans: ARMSE (mm)",
+                f"{np.mean(baseline):.2f} ± {np.std(baseline):.2f}",
+                "2.5-3.5",
+                f"{PAPER_TABLE1['3DMM Mean']:.2f}",
+            ),
+        ],
+        title="calibration against the paper's data",
+        notes=[
+            "paper: the modes of its 3DMM; its 3DMM Mean row on 3DFAW-2019 (Table 1)"
+        ],
+    )
+)
 
 # %% [markdown]
 # ## 3. Raw scans and registration
 #
-# A raw scan is the identity's surface resampled on random points over more of the head (Delaunay
-# triangulation: a different topology), with noise (σ = 0.4 mm along the normal), holes and a random
-# pose. Registration moves the template onto it: a similarity from the landmarks, then non-rigid ICP
-# (Amberg et al. 2007, trimesh's implementation). We know the true identity, so we can measure the
-# result two ways: the distance from each registered vertex to the true **surface**, and to its true
+# A raw scan is the identity's surface resampled on random points over more of the head
+# (Delaunay triangulation: a different topology), with noise (σ = 0.4 mm along the
+# normal), holes and a random pose. Registration moves the template onto it: a
+# similarity from the landmarks, then non-rigid ICP (Amberg et al. 2007, trimesh's
+# implementation). We know the true identity, so we can measure the result two ways:
+# the distance from each registered vertex to the true **surface**, and to its true
 # **vertex** (which also counts vertices that slid along the surface).
 
 # %%
-registration = json.loads((data.path / "registration.json").read_text())
-reg_ids = registration["subjects"]
-print(f"registered: subjects {reg_ids} ({len(reg_ids)} of {len(train_ids)} training subjects); "
-      f"the other {len(train_ids) - len(reg_ids)} use their exact template-topology shape")
-for key in ("surface_error_median_mm", "surface_error_p95_mm", "vertex_error_median_mm", "vertex_error_p95_mm"):
-    values = np.array(registration[key])
-    print(f"{key}: median over scans {np.median(values):.1f} mm (max {values.max():.1f})")
+registration = checks.read_registration(data.path)
+reg_ids = list(registration.subjects)
+print(
+    f"registered: subjects {reg_ids} ({len(reg_ids)} of {len(train_ids)} training "
+    f"subjects);\nthe other {len(train_ids) - len(reg_ids)} use their exact "
+    "template-topology shape"
+)
+display(
+    table_from_records(
+        registration.error_rows(),
+        {
+            "registered vertex": lambda r: r["distance"],
+            "per scan": lambda r: r["statistic"],
+            "median over scans (mm)": lambda r: fmt(r["median"], ".1f"),
+            "max (mm)": lambda r: fmt(r["max"], ".1f"),
+        },
+        title="registration error against the true face",
+    )
+)
 
 # %% tags=["nbval-ignore-output"]
-seconds = np.array(registration["seconds"])
-print(f"registration: {np.median(seconds):.1f} s per scan (median), {registration['workers']} worker processes")
+print(
+    f"registration: {registration.median_seconds:.1f} s per scan (median), "
+    f"{registration.workers} worker processes"
+)
 
 # %%
 if reg_ids:
     subject = reg_ids[0]
     scan = data.scan(subject)
-    # bring the scan (scanner frame) and its registration to the model frame with the scan's landmarks
-    to_model = similarity_transform(scan.landmarks[IBUG51], mean_face[template.landmarks51])
-    scan_model = to_model.apply(scan.vertices)
-    registered = to_model.apply(np.asarray(data.registered_shapes[0], dtype=np.float64))
+    # the scan (scanner frame) and its registration in the model frame, by the landmarks
+    view = checks.registration_in_model_frame(
+        scan, data.registered_shapes[0], mean_face, template
+    )
     error = np.asarray(data.registration_vertex_error[0])
     panels = [
-        viz.preview_images(scan_model, scan.faces, yaw_deg=30.0, image_size=240)[0],
-        viz.preview_images(registered, template.faces, yaw_deg=30.0, image_size=240)[0],
-        viz.preview_images(registered, template.faces, albedo=viz.error_colours(error, 4.0), yaw_deg=30.0, image_size=240)[0],
+        viz.preview_images(vertices, faces, albedo=albedo, yaw_deg=30.0, image_size=240)
+        for vertices, faces, albedo in (
+            (view.scan_vertices, view.scan_faces, None),
+            (view.registered, template.faces, None),
+            (view.registered, template.faces, viz.error_colours(error, 4.0)),
+        )
     ]
-    fig = viz.image_grid(np.stack(panels), columns=3, size=3.0,
-                         titles=[f"raw scan, {len(scan.vertices)} vertices", f"registered template, {template.n_points} vertices",
-                                 "vertex error, 0 (dark) to 4 mm (yellow)"])
+    fig = viz.image_grid(
+        np.concatenate(panels),
+        columns=3,
+        size=3.0,
+        titles=[
+            f"raw scan, {len(scan.vertices)} vertices",
+            f"registered template, {template.n_points} vertices",
+            "vertex error, 0 (dark) to 4 mm (yellow)",
+        ],
+    )
 
 # %% [markdown]
-# The same registration in 3D, coloured by the vertex error (mm), with the scan's landmarks:
+# The same registration in 3D, coloured by the vertex error (mm), with the scan's
+# landmarks:
 
 # %% tags=["nbval-ignore-output"]
 if reg_ids:
-    lm = to_model.apply(scan.landmarks)
+    lm = view.scan_landmarks
     viz.mesh_figure(
-        [viz.mesh_trace(registered, template.faces, intensity=error, colorscale="Viridis", colorbar_title="mm", name="registration"),
-         go.Scatter3d(x=lm[:, 0], y=lm[:, 1], z=lm[:, 2], mode="markers", marker=dict(size=3, color="red"), name="scan landmarks")],
-        title=f"subject {subject}: registered template coloured by its error against the true face",
+        [
+            viz.mesh_trace(
+                view.registered,
+                template.faces,
+                intensity=error,
+                colorscale="Viridis",
+                colorbar_title="mm",
+                name="registration",
+            ),
+            go.Scatter3d(
+                x=lm[:, 0],
+                y=lm[:, 1],
+                z=lm[:, 2],
+                mode="markers",
+                marker=dict(size=3, color="red"),
+                name="scan landmarks",
+            ),
+        ],
+        title=f"subject {subject}: registered template coloured by its error against "
+        "the true face",
         summary=f"<interactive 3D view: registration of subject {subject}>",
     )
 
 # %% [markdown]
 # ## 4. The 3DMM
 #
-# Generalized Procrustes alignment with scale and PCA of the training subjects, keeping the modes for
-# 99 % of the variance. The scale is aligned away because a photograph cannot tell a face's size: a
-# face s times larger at s times the distance projects to the same pixels. With a size mode in the
-# model, the reprojection loss could not tell the size from the camera distance, and the networks would
-# put arbitrary values into it; without one, the modes carry shape, the mean keeps the average size
-# in mm, and a subject's size goes into the camera distance. Every subject's true shape is rigidly
+# Generalized Procrustes alignment with scale and PCA of the training subjects, keeping
+# the modes for 99 % of the variance. The scale is aligned away because a photograph
+# cannot tell a face's size: a face s times larger at s times the distance projects to
+# the same pixels. With a size mode in the model, the reprojection loss could not tell
+# the size from the camera distance, and the networks would put arbitrary values into
+# it; without one, the modes carry shape, the mean keeps the average size in mm, and a
+# subject's size goes into the camera distance. Every subject's true shape is rigidly
 # aligned onto the model's mean: the cameras of the scenes are relative to that frame.
 #
-# Alignment removes size to first order only: faces brought to one size still differ in size at second
-# order, a few tenths of a millimetre, and plain PCA turns that into modes that resize the whole face. A
-# network trained on the reprojection loss finds them and uses them tens of standard deviations deep,
-# trading the face's size against the camera's distance. So the PCA runs in the tangent space at the
-# mean, where no combination of modes moves, turns or resizes the mean shape to first order. The check
-# below measures it: the largest cosine between a mode and a similarity motion of the mean.
+# Alignment removes size to first order only: faces brought to one size still differ in
+# size at second order, a few tenths of a millimetre, and plain PCA turns that into
+# modes that resize the whole face. A network trained on the reprojection loss finds
+# them and uses them tens of standard deviations deep, trading the face's size against
+# the camera's distance. So the PCA runs in the tangent space at the mean, where no
+# combination of modes moves, turns or resizes the mean shape to first order. The check
+# below measures it: the largest cosine between a mode and a similarity motion of the
+# mean.
 
 # %%
 model = data.morphable_model
-leak = np.abs(model.components.reshape(model.n_modes, -1) @ similarity_directions(model.mean).T).max()
-print("largest |cosine| between a mode and a motion or resizing of the mean: "
-      + ("below 1e-9 (rounding)" if leak < 1e-9 else f"{leak:.2g}"))
+leak = checks.mode_motion_leak(model)
+print(
+    "largest |cosine| between a mode and a motion or resizing of the mean:\n  "
+    + ("below 1e-9 (rounding)" if leak < 1e-9 else f"{leak:.2g}")
+)
 ratio = model.explained_variance_ratio()
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(np.arange(1, len(ratio) + 1), 100 * ratio, marker=".", ms=3)
 ax.axhline(99, color="gray", ls="--", lw=1)
 ax.axvline(model.n_modes, color="gray", ls=":", lw=1)
-ax.set(xlabel="number of modes", ylabel="explained variance (%)", title=f"{model.n_modes} modes for 99 %")
+ax.set(
+    xlabel="number of modes",
+    ylabel="explained variance (%)",
+    title=f"{model.n_modes} modes for 99 %",
+)
 fig.tight_layout()
 
 # %%
@@ -242,73 +375,116 @@ n_show = min(3, model.n_modes)
 alphas = torch.zeros(2 * n_show, model.n_modes)
 for k in range(n_show):
     alphas[2 * k, k], alphas[2 * k + 1, k] = -3.0, 3.0
-modes = viz.preview_images(model.shape(alphas).numpy(), template.faces, yaw_deg=35.0, image_size=160)
-fig = viz.image_grid(modes, columns=2 * n_show, titles=[f"mode {k // 2 + 1}, {'-+'[k % 2]}3σ" for k in range(2 * n_show)], size=1.8)
+modes = viz.preview_images(
+    model.shape(alphas).numpy(), template.faces, yaw_deg=35.0, image_size=160
+)
+fig = viz.image_grid(
+    modes,
+    columns=2 * n_show,
+    titles=[f"mode {k // 2 + 1}, {'-+'[k % 2]}3σ" for k in range(2 * n_show)],
+    size=1.8,
+)
 
 # %% [markdown]
 # ## 5. Training scenes
 #
-# Each subject has a scene of about five photographs over the whole yaw range, each with its own
-# camera, light, background and sensor noise. The landmarks of the ground-truth shape projected with
-# the ground-truth camera (green) must fall on the face where the rendered landmark vertices are.
+# Each subject has a scene of about five photographs over the whole yaw range, each
+# with its own camera, light, background and sensor noise. The landmarks of the
+# ground-truth shape projected with the ground-truth camera (green) must fall on the
+# face where the rendered landmark vertices are; and the mirror image of every scene
+# (the paper's symmetrized training set) must put every vertex's twin on the flipped
+# pixel.
 
 # %%
 shown = train_ids[:3]
 imgs = np.asarray(data.images[shown]).reshape(-1, 3, image_size, image_size)
 K, q, t = (data.tensor(name, shown) for name in ("K", "q", "t"))
-uv = camera.project(data.tensor("shapes", shown)[:, None, template.landmarks], K, q, t)  # (3, V, 68, 2)
+shown_landmarks = data.tensor("shapes", shown)[:, None, template.landmarks]
+uv = camera.project(shown_landmarks, K, q, t)  # (3, V, 68, 2)
 yaws = camera.quaternion_to_yaw_pitch_roll(q)[..., 0]
-fig = viz.image_grid(imgs, columns=photos_per_subject, points=uv.reshape(-1, 68, 2).numpy(),
-                     titles=[f"subject {s}, yaw {y:+.0f}°" for s, row in zip(shown, yaws) for y in row.tolist()], size=1.7)
+fig = viz.image_grid(
+    imgs,
+    columns=photos_per_subject,
+    points=uv.reshape(-1, 68, 2).numpy(),
+    titles=[
+        f"subject {s}, yaw {y:+.0f}°"
+        for s, row in zip(shown, yaws)
+        for y in row.tolist()
+    ],
+    size=1.7,
+)
 
 # %%
 check = train_ids[: min(20, len(train_ids))]
 K, q, t, shapes = (data.tensor(name, check) for name in ("K", "q", "t", "shapes"))
-offsets, visible = landmark_consistency(shapes, torch.from_numpy(template.faces), template.landmarks, K, q, t, image_size)
-print(f"rendered landmark vertices vs projected landmarks over {int(visible.sum())} visible landmarks: "
-      f"max {offsets[visible].max():.2f} px, mean {offsets[visible].mean():.2f} px (target <= 1 px)")
-_, K_m, q_m, t_m, shapes_m = mirror_scene(data.tensor("images", check, dtype=None), K, q, t, shapes, template.mirror)
-uv = camera.project(shapes[:, None], K, q, t)  # (N, V, P, 2)
-uv_m = camera.project(shapes_m[:, None], K_m, q_m, t_m)[..., template.mirror, :]  # each vertex's twin
-flip_error = (uv_m - torch.stack([image_size - 1 - uv[..., 0], uv[..., 1]], -1)).abs().max()
-print(f"mirrored scenes: every vertex's twin reprojects to the flipped pixel within {flip_error:.1e} px")
+faces = torch.from_numpy(template.faces)
+offsets, visible = landmark_consistency(
+    shapes, faces, template.landmarks, K, q, t, image_size
+)
+print(
+    "rendered landmark vertices vs projected landmarks over "
+    f"{int(visible.sum())} visible landmarks:\n  max {offsets[visible].max():.2f} px, "
+    f"mean {offsets[visible].mean():.2f} px (target <= 1 px)"
+)
+flip_error = mirror_reprojection_error(
+    shapes, K, q, t, template.mirror, data.image_size
+)
+print(
+    "mirrored scenes: every vertex's twin reprojects to the flipped pixel within "
+    f"{flip_error:.1e} px"
+)
 
 # %% [markdown]
-# The renderer is a batched z-buffer rasterizer written in PyTorch (the tests compare it pixel by pixel
-# with a slow reference). Its speed on this machine, for the template seen from yaws over -90°..90°
-# at 600 mm with a 30° field of view:
+# The renderer is a batched z-buffer rasterizer written in PyTorch (the tests compare
+# it pixel by pixel with a slow reference). Its speed on this machine, for the template
+# seen from yaws over -90°..90° at 600 mm with a 30° field of view:
 
 # %% tags=["nbval-ignore-output"]
-for size in (64, 128):
-    rate = measure_throughput(torch.from_numpy(mean_face), torch.from_numpy(template.faces), size)
-    print(f"{size} px: {rate:.0f} images/s on {torch.get_num_threads()} threads")
+sizes = (64, 128)
+rates = [measure_throughput(torch.from_numpy(mean_face), faces, size) for size in sizes]
+display(
+    Table(
+        columns=("image size (px)", "images/s"),
+        rows=[(str(size), f"{rate:.0f}") for size, rate in zip(sizes, rates)],
+        title=f"renderer throughput on {torch.get_num_threads()} threads",
+    )
+)
 
 # %% [markdown]
 # ## 6. Test captures like 3DFAW-2019
 #
-# Two videos per test subject. **orbit**: a hand-held camera circles the head, the light stays on the
-# face. **turn**: a static camera, the subject turns the head from one side to the other, the light
-# stays in the room (so it moves over the face). The raw scan with its landmarks is the ground truth.
+# Two videos per test subject. **orbit**: a hand-held camera circles the head, the
+# light stays on the face. **turn**: a static camera, the subject turns the head from
+# one side to the other, the light stays in the room (so it moves over the face). The
+# raw scan with its landmarks is the ground truth.
 
 # %%
 frames = np.asarray(data.capture_images[0])  # (2 kinds, F, 3, S, S)
 every = max(1, capture_frames // 10)
 strip = frames[:, ::every][:, :10].reshape(-1, 3, image_size, image_size)
 cap_yaw = camera.quaternion_to_yaw_pitch_roll(data.tensor("capture_q", 0))[..., 0]
-titles = [f"{kind} {y:+.0f}°" for kind, row in zip(CAPTURE_MOTIONS, cap_yaw[:, ::every][:, :10]) for y in row.tolist()]
+titles = [
+    f"{kind} {y:+.0f}°"
+    for kind, row in zip(CAPTURE_MOTIONS, cap_yaw[:, ::every][:, :10])
+    for y in row.tolist()
+]
 fig = viz.image_grid(strip, columns=strip.shape[0] // 2, titles=titles, size=1.4)
-print(f"subject {int(data.capture_subjects[0])}: {capture_frames} frames per capture, yaw from "
-      f"{cap_yaw.min():.0f}° to {cap_yaw.max():.0f}°")
+print(
+    f"subject {int(data.capture_subjects[0])}: {capture_frames} frames per capture, "
+    f"yaw from {cap_yaw.min():.0f}° to {cap_yaw.max():.0f}°"
+)
 
 # %% [markdown]
 # ## Summary
 #
-# * The world has one template topology with the iBUG-68 landmarks, and identities whose spread
-#   matches the paper's data (the calibration above).
-# * A sample of training subjects went through the full raw-scan and registration path; the printout
-#   above names them and gives their errors. Registration fits the surface to a fraction of a
-#   millimetre; vertices slide along it by a millimetre or two where nothing marks correspondence.
-# * The 3DMM is built from the training subjects only; scenes, cameras and captures are consistent
-#   (projected landmarks on the rendered landmarks, mirrored scenes on flipped pixels).
-# * Everything is in `data/<profile>/` with a manifest of checksums; the next chapters read it and
-#   refuse it if anything changed.
+# * The world has one template topology with the iBUG-68 landmarks, and identities
+#   whose spread matches the paper's data (the calibration above).
+# * A sample of training subjects went through the full raw-scan and registration path;
+#   the tables above name them and give their errors. Registration fits the surface to
+#   a fraction of a millimetre; vertices slide along it by a millimetre or two where
+#   nothing marks correspondence.
+# * The 3DMM is built from the training subjects only; scenes, cameras and captures are
+#   consistent (projected landmarks on the rendered landmarks, mirrored scenes on
+#   flipped pixels).
+# * Everything is in `data/<profile>/` with a manifest of checksums; the next chapters
+#   read it and refuse it if anything changed.

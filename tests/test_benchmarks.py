@@ -1,17 +1,49 @@
-"""benchmarks.training_throughput: the throughput harness runs the real training step on
-every model."""
+"""benchmarks.training_throughput: the command line measures every model, and its
+images/s counts the images the networks actually receive."""
 
-import math
+import json
 
 import numpy as np
 import pytest
-import torch
-
-from benchmarks.training_throughput import (
-    MODELS,
-    random_morphable_model,
-    training_throughput,
+from torch.nn.modules.module import (
+    register_module_forward_hook,
+    register_module_forward_pre_hook,
 )
+
+from benchmarks.training_throughput import main, random_morphable_model
+from facelib.learn.nets import MultiView, SingleView
+from facelib.learn.throughput import MODELS
+
+
+class ImageCounter:
+    """Counts the images every network forward receives (each view of a (B, N, 3, S,
+    S) input counts), outermost networks only, by hooks on every module."""
+
+    def __init__(self):
+        self.images: list[int] = []  # per forward call
+        self._depth = 0
+
+    def _pre(self, module, args):
+        if isinstance(module, (SingleView, MultiView)):
+            if self._depth == 0:
+                x = args[0]
+                self.images.append(int(np.prod(x.shape[:-3])))
+            self._depth += 1
+
+    def _post(self, module, args, output):
+        if isinstance(module, (SingleView, MultiView)):
+            self._depth -= 1
+
+    def __enter__(self):
+        self._hooks = [
+            register_module_forward_pre_hook(self._pre),
+            register_module_forward_hook(self._post),
+        ]
+        return self
+
+    def __exit__(self, *exc):
+        for hook in self._hooks:
+            hook.remove()
 
 
 def test_random_morphable_model_has_orthonormal_modes():
@@ -21,44 +53,43 @@ def test_random_morphable_model_has_orthonormal_modes():
     assert np.all(np.diff(model.std) < 0)
 
 
-@pytest.mark.parametrize("name", [m[0] for m in MODELS])
-def test_throughput_of_every_model_on_cpu(name):
-    model3dmm = random_morphable_model(5)
-    r = training_throughput(
-        name,
-        image_size=32,
-        width=0.125,
-        views=3,
-        batch_size=2,
-        device="cpu",
-        steps=2,
-        warmup=1,
-        model3dmm=model3dmm,
-    )
-    views = 1 if name == "SV" else 3
-    assert r.views == views and not r.bf16 and math.isnan(r.peak_memory_gib)
-    assert r.images_per_second == pytest.approx(2 * views / (r.step_ms / 1e3))
-    assert r.images_per_second > 0 and r.parameters > 0
-
-
-def test_throughput_with_bf16_on_cpu():
-    r = training_throughput(
-        "SV",
-        image_size=32,
-        width=0.125,
-        batch_size=2,
-        device="cpu",
-        steps=1,
-        warmup=0,
-        precision="bf16",
-        model3dmm=random_morphable_model(5),
-    )
-    assert r.bf16 and r.images_per_second > 0
-
-
-def test_throughput_refuses_unknown_models_and_missing_cuda():
-    with pytest.raises(ValueError, match="unknown model"):
-        training_throughput("MV Max", device="cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="no CUDA device"):
-            training_throughput("SV", device="cuda")
+def test_every_model_counts_the_images_its_steps_see(tmp_path, capsys):
+    steps, warmup = 2, 1
+    with ImageCounter() as counter:
+        results = main(
+            [
+                "--device",
+                "cpu",
+                "--image-size",
+                "32",
+                "--width",
+                "0.125",
+                "--n-views",
+                "3",
+                "--batch-size",
+                "2",
+                "--n-modes",
+                "5",
+                "--steps",
+                str(steps),
+                "--warmup",
+                str(warmup),
+                "--json",
+                str(tmp_path / "throughput.json"),
+            ]
+        )
+    assert [r.model for r in results] == [m[0] for m in MODELS]
+    # one forward per step, in model order: batch 2 of one view (SV), then of 3 views
+    calls = warmup + steps
+    assert counter.images == [2] * calls + [6] * (3 * calls)
+    for k, r in enumerate(results):
+        seen = counter.images[k * calls]  # images in one step
+        assert r.n_views == seen // 2 and not r.bf16
+        # images/s times seconds per step: the images of one step
+        assert r.images_per_second * r.step_ms / 1e3 == pytest.approx(seen, rel=1e-9)
+    written = json.loads((tmp_path / "throughput.json").read_text())
+    assert [w["images_per_second"] for w in written] == [
+        r.images_per_second for r in results
+    ]
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 4 and "images/s" in printed[0] and "N=3" in printed[1]

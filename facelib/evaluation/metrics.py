@@ -47,10 +47,15 @@ __all__ = [
     "armse_from_files",
     "NOSE_TIP_51",
     "OUTER_EYE_CORNERS_51",
+    "CROP_RADIUS_MM",
+    "scan_crop_faces",
 ]
 
 NOSE_TIP_51 = 13  #: the nose tip among the 51 landmarks (iBUG 30)
 OUTER_EYE_CORNERS_51 = (19, 28)  #: iBUG 36 and 45
+CROP_RADIUS_MM = (
+    95.0  #: the protocol's crop: a sphere of this radius round the nose tip
+)
 
 
 @dataclass
@@ -134,6 +139,21 @@ def _crop(vertices, faces, centre, radius):
     return vertices[keep], new_id[f], np.flatnonzero(keep)
 
 
+def scan_crop_faces(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    landmarks: np.ndarray,
+    radius_mm: float = CROP_RADIUS_MM,
+) -> np.ndarray:
+    """The triangles (F', 3) of a scan (vertices (V, 3) mm, faces (F, 3)) whose three
+    vertices lie within ``radius_mm`` of its nose-tip landmark (``landmarks`` (68, 3)
+    iBUG, or (51, 3)): the part of the scan the protocol scores (step 2)."""
+    landmarks = np.asarray(landmarks)
+    nose = landmarks[30] if len(landmarks) == 68 else landmarks[NOSE_TIP_51]
+    near = np.linalg.norm(np.asarray(vertices) - nose, axis=1) <= radius_mm
+    return np.asarray(faces)[near[np.asarray(faces)].all(axis=1)]
+
+
 def armse(
     pred_vertices,
     pred_faces,
@@ -142,7 +162,7 @@ def armse(
     scan_faces,
     scan_landmarks,
     *,
-    crop_radius_mm: float = 95.0,
+    crop_radius_mm: float = CROP_RADIUS_MM,
     icp_iterations: int = 20,
     every: int = 4,
     crop_scan: bool = True,

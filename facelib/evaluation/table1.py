@@ -34,13 +34,13 @@ from facelib.data.scan import RawScan
 from facelib.evaluation.metrics import ARMSE, armse
 from facelib.geometry.camera import quaternion_to_yaw_pitch_roll
 from facelib.geometry.morphable_model import MorphableModel
+from facelib.learn.views import PAPER_TARGET_YAWS, ranked_views
 from facelib.parallel import process_map
 from facelib.storage import atomic_write
 
 __all__ = [
     "ROWS",
     "PAPER_TABLE1",
-    "ranked_frames",
     "predict_rows",
     "score_rows",
     "score_captures",
@@ -68,41 +68,12 @@ PAPER_TABLE1 = {
     "MV Shape-Concat": 2.23,
     "MV Shape-Concat Mean": 2.14,
 }
-TARGET_YAWS = (-45.0, 0.0, 45.0)
-
-
-def ranked_frames(
-    yaw_deg: np.ndarray, targets=TARGET_YAWS, depth: int = 5
-) -> np.ndarray:
-    """For each target yaw, the ``depth`` frames nearest to it, nearest first: (depth,
-    len(targets)) ids.
-
-    Row k is the k-th triplet; a frame is used at most once per row (ties broken by
-    frame order).
-    """
-    yaw = np.asarray(yaw_deg, dtype=np.float64)
-    depth = min(depth, len(yaw) // len(targets))
-    out = np.empty((depth, len(targets)), dtype=np.int64)
-    for j, target in enumerate(targets):
-        out[:, j] = np.argsort(np.abs(yaw - target), kind="stable")[:depth]
-    for k in range(depth):  # the same frame cannot fill two slots of one triplet
-        if len(set(out[k])) < len(targets):
-            used: set[int] = set()
-            for j, target in enumerate(targets):
-                order = np.argsort(np.abs(yaw - target), kind="stable")
-                out[k, j] = next(
-                    int(i)
-                    for i in order
-                    if int(i) not in used and int(i) not in out[:k, j]
-                )
-                used.add(int(out[k, j]))
-    return out
 
 
 @torch.no_grad()
 def predict_rows(
     frames: torch.Tensor,
-    model3dmm: MorphableModel,
+    morphable_model: MorphableModel,
     networks: dict[str, torch.nn.Module],
     *,
     batch: int = 64,
@@ -124,9 +95,9 @@ def predict_rows(
         torch.cat([p.q[:, 0] for p in preds]).double().cpu()
     )[:, 0].numpy()
     frontal = int(np.argmin(np.abs(yaw)))
-    triplets = ranked_frames(yaw)
+    triplets = ranked_views(yaw, PAPER_TARGET_YAWS, depth=5)
     alphas = {
-        "3DMM Mean": torch.zeros(model3dmm.n_modes),
+        "3DMM Mean": torch.zeros(morphable_model.n_modes),
         "SV Frontal": alpha_frames[frontal],
         "SV Mean": alpha_frames.mean(0),
     }
@@ -141,7 +112,9 @@ def predict_rows(
     alphas["MV Shape-Concat Mean"] = (
         networks["MV Shape-Concat"](all_triplets).alpha.mean(0).cpu()
     )
-    shapes = {name: model3dmm.shape(a.double()).numpy() for name, a in alphas.items()}
+    shapes = {
+        name: morphable_model.shape(a.double()).numpy() for name, a in alphas.items()
+    }
     return shapes, {
         "yaw": yaw,
         "frontal": frontal,

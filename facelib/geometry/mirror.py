@@ -12,9 +12,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from facelib.geometry.camera import _check_last_dims, normalize_quaternion
+from facelib.geometry.camera import _check_last_dims, normalize_quaternion, project
 
-__all__ = ["mirror_shapes", "mirror_camera", "mirror_scene"]
+__all__ = [
+    "mirror_shapes",
+    "mirror_camera",
+    "mirror_scene",
+    "mirror_pairs",
+    "mirror_reprojection_error",
+]
 
 
 def mirror_shapes(shapes, mirror: np.ndarray):
@@ -74,3 +80,42 @@ def mirror_scene(
     width = images.shape[-1]
     K_m, q_m, t_m = mirror_camera(K, q, t, width)
     return images.flip(-1), K_m, q_m, t_m, mirror_shapes(shape, mirror)
+
+
+def mirror_pairs(mirror: np.ndarray) -> int:
+    """The number of left/right twin pairs in a mirror index (P,): vertices that are
+    not their own twin, halved (vertices on the symmetry plane are their own twin).
+    ``mirror`` must be an involution (``mirror[mirror] == arange(P)``)."""
+    mirror = np.asarray(mirror)
+    identity = np.arange(len(mirror))
+    if mirror.ndim != 1 or not np.array_equal(mirror[mirror], identity):
+        raise ValueError(
+            "mirror must be an involution (P,): mirror[mirror[i]] == i for every vertex"
+        )
+    return int((mirror != identity).sum() // 2)
+
+
+def mirror_reprojection_error(
+    shapes: torch.Tensor,
+    K: torch.Tensor,
+    q: torch.Tensor,
+    t: torch.Tensor,
+    mirror: np.ndarray,
+    width: int,
+) -> float:
+    """How far the mirrored scenes are from the flipped images, in pixels: the largest
+    ``|project'(twin of vertex i) - (W - 1 - u_i, v_i)|`` (per coordinate) over every
+    vertex of every view.
+
+    ``shapes`` (N, P, 3) mm, cameras ``K`` (N, V, 3, 3), ``q`` (N, V, 4), ``t`` (N, V,
+    3) of images ``width`` pixels wide; ``project'`` is the mirrored camera
+    (:func:`mirror_camera`) applied to the mirrored shape (:func:`mirror_shapes`), and
+    the twin of vertex ``i`` is its vertex ``mirror[i]``. Zero up to rounding when the
+    mirroring is right.
+    """
+    K_m, q_m, t_m = mirror_camera(K, q, t, width)
+    uv = project(shapes[:, None], K, q, t)  # (N, V, P, 2)
+    uv_m = project(mirror_shapes(shapes, mirror)[:, None], K_m, q_m, t_m)
+    uv_m = uv_m[..., mirror, :]  # each vertex's twin
+    flipped = torch.stack([width - 1 - uv[..., 0], uv[..., 1]], -1)
+    return float((uv_m - flipped).abs().max())

@@ -1,8 +1,9 @@
 """From photographs to a mesh: one call on a trained checkpoint.
 
-    recon = Reconstructor.from_checkpoint("runs/cpu/mv_concat", model3dmm)
-    mesh = recon(images, fov_deg=60.0)   # images: N photographs (H, W, 3) uint8, H = W
-    = the training size mesh.vertices, mesh.faces, mesh.q, mesh.t, mesh.K
+    recon = Reconstructor.from_checkpoint("runs/cpu/mv_concat", morphable_model)
+    # images: N photographs (H, W, 3) uint8, H = W = the training size
+    mesh = recon(images, fov_deg=60.0)
+    mesh.vertices, mesh.faces, mesh.q, mesh.t, mesh.K
 
 A single-view network reconstructs every photograph on its own and averages the
 coefficients (the paper's "SV Mean"; one photograph gives "SV Frontal"); a multi-view
@@ -22,8 +23,8 @@ import torch
 
 from facelib.geometry.camera import intrinsics_from_fov
 from facelib.geometry.morphable_model import MorphableModel
+from facelib.learn.checkpoints import load_model
 from facelib.learn.nets import MultiView, Prediction
-from facelib.learn.training import load_model
 
 __all__ = ["Reconstruction", "Reconstructor"]
 
@@ -45,11 +46,15 @@ class Reconstructor:
     """A trained network with its 3DMM, ready to reconstruct photographs."""
 
     def __init__(
-        self, model: torch.nn.Module, model3dmm: MorphableModel, *, device: str = "cpu"
+        self,
+        model: torch.nn.Module,
+        morphable_model: MorphableModel,
+        *,
+        device: str = "cpu",
     ):
-        self.model, self.model3dmm, self.device = (
+        self.model, self.morphable_model, self.device = (
             model.to(device).eval(),
-            model3dmm,
+            morphable_model,
             device,
         )
         self.image_size = model.image_size
@@ -57,10 +62,12 @@ class Reconstructor:
 
     @classmethod
     def from_checkpoint(
-        cls, run: str | Path, model3dmm: MorphableModel, *, device: str = "cpu"
+        cls, run: str | Path, morphable_model: MorphableModel, *, device: str = "cpu"
     ) -> "Reconstructor":
-        model, _ = load_model(run, model3dmm=model3dmm, device=device)
-        return cls(model, model3dmm, device=device)
+        """The finished run in the folder ``run`` (refused if it was trained for
+        another 3DMM)."""
+        model, _ = load_model(run, morphable_model=morphable_model, device=device)
+        return cls(model, morphable_model, device=device)
 
     def _images(self, images) -> torch.Tensor:
         if isinstance(images, np.ndarray) and images.ndim == 3:
@@ -106,7 +113,7 @@ class Reconstructor:
         K = (
             K.detach().cpu()
             if isinstance(K, torch.Tensor)
-            else torch.as_tensor(np.asarray(K))
+            else torch.as_tensor(np.array(K))
         ).float()
         K = K.expand(n, 3, 3) if K.shape == (3, 3) else K
         if K.shape != (n, 3, 3):
@@ -117,10 +124,10 @@ class Reconstructor:
         )  # one row for multi-view; the "SV Mean" average for single view
         q = None if pred.q is None else pred.q.reshape(n, 4).cpu().numpy()
         t = None if pred.t is None else pred.t.reshape(n, 3).cpu().numpy()
-        vertices = self.model3dmm.shape(alpha.cpu().double()).numpy()
+        vertices = self.morphable_model.shape(alpha.cpu().double()).numpy()
         return Reconstruction(
             vertices=vertices,
-            faces=self.model3dmm.faces,
+            faces=self.morphable_model.faces,
             alpha=alpha.cpu().numpy(),
             K=K.numpy(),
             q=q,

@@ -1,4 +1,7 @@
-"""The paper's single-term reprojection loss (Eq. 2).
+"""The training losses: the paper's single-term reprojection loss (Eq. 2) and the 3D
+shape error that trains MV Shape-Concat.
+
+Eq. 2:
 
     L = sum_{v=1..V} || P(q_v, t_v)(s_H) - P(q̂_v, t̂_v)(ŝ_H) ||²
 
@@ -14,6 +17,9 @@ Normalisation: the squared distance is summed over the two pixel coordinates and
 the V views, and *averaged* over the P points (so the value does not depend on the mesh
 resolution); the unit is pixels². With one view this is the single-view loss of section
 3.1.
+
+MV Shape-Concat has no camera: it is trained on the mean squared vertex error of the 3D
+shape (mm², :func:`shape_loss`). :func:`network_loss` picks a network's loss.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ from __future__ import annotations
 import torch
 
 from facelib.geometry.camera import project
+from facelib.learn.nets import NETWORKS, Prediction
 
-__all__ = ["reprojection_loss"]
+__all__ = ["reprojection_loss", "shape_loss", "network_loss"]
 
 
 def reprojection_loss(
@@ -91,3 +98,45 @@ def reprojection_loss(
     if reduction == "none":
         return per_scene
     return per_scene.mean() if reduction == "mean" else per_scene.sum()
+
+
+def shape_loss(shape_pred: torch.Tensor, shape_true: torch.Tensor) -> torch.Tensor:
+    """Mean squared vertex error (a scalar, mm²) of shapes ``(..., P, 3)`` mm against
+    the truth in the same frame: the squared distance of each vertex, averaged over
+    vertices and scenes."""
+    return (shape_pred - shape_true).pow(2).sum(-1).mean()
+
+
+def network_loss(
+    network: str,
+    pred: Prediction,
+    shape_pred: torch.Tensor,
+    *,
+    K: torch.Tensor,
+    q: torch.Tensor,
+    t: torch.Tensor,
+    shapes: torch.Tensor,
+) -> torch.Tensor:
+    """The loss (a scalar) that trains ``network`` (one of
+    :data:`facelib.learn.nets.NETWORKS`): :func:`shape_loss` (mm²) for ``"mv_shape"``,
+    :func:`reprojection_loss` (px²) otherwise.
+
+    Args:
+        pred: the network's output (its cameras: q (B, N, 4), t (B, N, 3) mm).
+        shape_pred: the predicted shapes (B, P, 3) mm (``m + Φ α̂``).
+        K, q, t: the true cameras (B, N, 3, 3) px, (B, N, 4), (B, N, 3) mm.
+        shapes: the true shapes (B, P, 3) mm.
+    """
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
+    if network == "mv_shape":
+        return shape_loss(shape_pred, shapes)
+    return reprojection_loss(
+        shape_pred=shape_pred,
+        q_pred=pred.q,
+        t_pred=pred.t,
+        shape_true=shapes,
+        q_true=q,
+        t_true=t,
+        K=K,
+    )

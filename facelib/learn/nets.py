@@ -40,6 +40,8 @@ __all__ = [
     "ViewAverage",
     "Prediction",
     "MERGES",
+    "NETWORKS",
+    "network_name",
     "check_images",
 ]
 
@@ -134,16 +136,16 @@ def mlp(n_in: int, n_out: int, hidden: int = 256) -> nn.Sequential:
 
 
 def check_images(
-    images: torch.Tensor, image_size: int, views: int | None
+    images: torch.Tensor, image_size: int, n_views: int | None
 ) -> torch.Tensor:
-    """Validate uint8 images (B, 3, S, S) or, with ``views``, (B, N, 3, S, S); returns
-    them unchanged."""
+    """Validate uint8 images (B, 3, S, S) or, with ``n_views`` = N, (B, N, 3, S, S);
+    returns them unchanged."""
     if not isinstance(images, torch.Tensor):
         raise TypeError(
             f"expected images as a torch.Tensor, got {type(images).__name__}"
         )
-    layout = "(B, 3, S, S)" if views is None else f"(B, {views}, 3, S, S)"
-    want_dim = 4 if views is None else 5
+    layout = "(B, 3, S, S)" if n_views is None else f"(B, {n_views}, 3, S, S)"
+    want_dim = 4 if n_views is None else 5
     if images.dtype != torch.uint8:
         raise ValueError(
             f"expected uint8 images {layout} with S = {image_size}, got dtype "
@@ -160,9 +162,9 @@ def check_images(
             "the network was "
             f"trained for), got {tuple(images.shape)}; resize or crop the photographs"
         )
-    if views is not None and images.shape[1] != views:
+    if n_views is not None and images.shape[1] != n_views:
         raise ValueError(
-            f"this network was built for N = {views} views, got {images.shape[1]}"
+            f"this network was built for N = {n_views} views, got {images.shape[1]}"
         )
     return images
 
@@ -250,7 +252,7 @@ class SingleView(nn.Module):
 class AddMerge(nn.Module):
     """Sum of the per-view shape features: (B, N, F) -> (B, F); any N."""
 
-    def out_features(self, n_features: int, views: int) -> int:
+    def out_features(self, n_features: int, n_views: int) -> int:
         return n_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -261,8 +263,8 @@ class ConcatMerge(nn.Module):
     """Concatenation in view order: (B, N, F) -> (B, N F); the number of views is
     fixed."""
 
-    def out_features(self, n_features: int, views: int) -> int:
-        return n_features * views
+    def out_features(self, n_features: int, n_views: int) -> int:
+        return n_features * n_views
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.flatten(1)
@@ -283,7 +285,7 @@ class MultiView(nn.Module):
     def __init__(
         self,
         branch: SingleView,
-        views: int,
+        n_views: int,
         merge: str = "concat",
         *,
         shape_only: bool = False,
@@ -291,17 +293,17 @@ class MultiView(nn.Module):
         super().__init__()
         if merge not in MERGES:
             raise ValueError(f"unknown merge {merge!r}; known: {sorted(MERGES)}")
-        if views < 1:
-            raise ValueError(f"expected at least one view, got {views}")
-        self.branch, self.views, self.merge_name, self.shape_only = (
+        if n_views < 1:
+            raise ValueError(f"expected at least one view, got n_views={n_views}")
+        self.branch, self.n_views, self.merge_name, self.shape_only = (
             branch,
-            views,
+            n_views,
             merge,
             shape_only,
         )
         self.merge = MERGES[merge]()
         self.shape_head = mlp(
-            self.merge.out_features(branch.n_modes, views), branch.n_modes
+            self.merge.out_features(branch.n_modes, n_views), branch.n_modes
         )
         if shape_only:  # no pose regressors at all
             branch.q_head = None
@@ -318,7 +320,7 @@ class MultiView(nn.Module):
     def forward(self, images: torch.Tensor) -> Prediction:
         """uint8 images (B, N, 3, S, S) -> :class:`Prediction` with one α per scene and
         q, t per view."""
-        check_images(images, self.image_size, self.views)
+        check_images(images, self.image_size, self.n_views)
         B, N = images.shape[:2]
         feats = self.branch.features(images.flatten(0, 1))  # (B N, F): shared weights
         per_view_alpha = self.branch.alpha_head(feats).view(
@@ -332,13 +334,13 @@ class MultiView(nn.Module):
 
     @classmethod
     def from_single_view(
-        cls, single: SingleView, views: int, merge: str
+        cls, single: SingleView, n_views: int, merge: str
     ) -> "MultiView":
-        """A multi-view network whose branch starts as a copy of a (trained) single-view
-        network."""
+        """A multi-view network on ``n_views`` views whose branch starts as a copy of a
+        (trained) single-view network."""
         import copy
 
-        return cls(copy.deepcopy(single), views, merge)
+        return cls(copy.deepcopy(single), n_views, merge)
 
     @classmethod
     def shape_only_from(cls, concat: "MultiView") -> "MultiView":
@@ -362,9 +364,26 @@ class MultiView(nn.Module):
         )
         branch.encoder.load_state_dict(b.encoder.state_dict())
         branch.alpha_head[2].load_state_dict(b.alpha_head[2].state_dict())
-        model = cls(branch, concat.views, "concat", shape_only=True)
+        model = cls(branch, concat.n_views, "concat", shape_only=True)
         model.shape_head.load_state_dict(copy.deepcopy(concat.shape_head.state_dict()))
         return model
+
+
+#: the trainable networks by name: ``"sv"`` a :class:`SingleView`, ``"mv"`` a
+#: :class:`MultiView` (MV Add or MV Concat), ``"mv_shape"`` a shape-only
+#: :class:`MultiView` (MV Shape-Concat)
+NETWORKS = ("sv", "mv", "mv_shape")
+
+
+def network_name(model: nn.Module) -> str:
+    """Which of :data:`NETWORKS` ``model`` is."""
+    if isinstance(model, MultiView):
+        return "mv_shape" if model.shape_only else "mv"
+    if isinstance(model, SingleView):
+        return "sv"
+    raise TypeError(
+        f"expected a SingleView or MultiView network, got {type(model).__name__}"
+    )
 
 
 class ViewAverage(nn.Module):

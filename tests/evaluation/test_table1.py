@@ -10,28 +10,11 @@ from facelib.evaluation.table1 import (
     ROWS,
     bootstrap_interval,
     predict_rows,
-    ranked_frames,
     summarise,
     write_tables,
 )
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.nets import MultiView, SingleView
-
-
-def test_ranked_frames_pick_the_nearest_yaws():
-    yaw = np.linspace(-80, 80, 33)  # 5° steps
-    triplets = ranked_frames(yaw)
-    assert triplets.shape == (5, 3)
-    np.testing.assert_array_equal(yaw[triplets[0]], [-45.0, 0.0, 45.0])
-    # the k-th triplet holds the k-th nearest frames
-    assert set(np.abs(yaw[triplets[1:3, 1]]).tolist()) == {5.0}
-    assert len({tuple(r) for r in triplets}) == 5
-
-
-def test_ranked_frames_never_repeat_a_frame_in_a_triplet():
-    yaw = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0])  # every frame is nearest 0
-    for row in ranked_frames(yaw, depth=2):
-        assert len(set(row.tolist())) == 3
 
 
 def test_bootstrap_interval_contains_the_mean_and_shrinks():

@@ -9,7 +9,6 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from facelib.geometry import camera
-from facelib.geometry.mirror import mirror_camera
 
 BATCHES = [(), (1,), (5, 6)]
 
@@ -307,32 +306,4 @@ def test_yaw_pitch_roll_round_trip_and_scipy(batch):
     ).as_matrix()
     np.testing.assert_allclose(
         camera.quaternion_to_matrix(q).reshape(-1, 3, 3).numpy(), expected, atol=1e-9
-    )
-
-
-# -------------------------------------------------------------------------- mirroring
-@pytest.mark.parametrize("batch", BATCHES)
-def test_mirror_camera_reprojects_to_flipped_pixels(batch):
-    W = 96
-    X = torch.randn(*batch, 12, 3, dtype=torch.float64) * 40
-    angles = torch.from_numpy(np.random.default_rng(9).uniform(-60, 60, (*batch, 3)))
-    q = camera.yaw_pitch_roll_to_quaternion(angles)
-    t = torch.tensor([10.0, -5.0, 600.0], dtype=torch.float64).expand(*batch, 3)
-    K = camera.intrinsics_from_fov(35.0, W, 80, dtype=torch.float64).clone()
-    K[0, 2] += 3.0  # an off-centre principal point, to check it moves
-    Km, qm, tm = mirror_camera(K, q, t, W)
-    uv = camera.project(X, K, q, t)
-    uv_m = camera.project(
-        X * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64), Km, qm, tm
-    )
-    np.testing.assert_allclose(
-        uv_m[..., 0].numpy(), (W - 1 - uv[..., 0]).numpy(), atol=1e-9
-    )
-    np.testing.assert_allclose(uv_m[..., 1].numpy(), uv[..., 1].numpy(), atol=1e-9)
-    # yaw and roll change sign, pitch stays
-    ang_m = camera.quaternion_to_yaw_pitch_roll(qm)
-    np.testing.assert_allclose(
-        ang_m.numpy(),
-        (angles * torch.tensor([-1.0, 1.0, -1.0], dtype=torch.float64)).numpy(),
-        atol=1e-6,
     )

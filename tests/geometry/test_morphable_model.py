@@ -7,7 +7,6 @@ import torch
 from scipy.linalg import subspace_angles
 from scipy.spatial.transform import Rotation
 
-from facelib.geometry.mirror import mirror_shapes
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.geometry.procrustes import generalized_procrustes
 
@@ -259,24 +258,6 @@ def test_shape_refuses_wrong_sizes():
         model.shape(torch.zeros(2, model.n_modes + 1))
     with pytest.raises(ValueError, match="expected shapes"):
         model.coefficients(torch.zeros(2, model.n_points + 1, 3))
-
-
-def test_mirror_shapes_keeps_vertex_meaning():
-    rng = np.random.default_rng(4)
-    pts, mirror = symmetric_points(rng, 5)
-    m = mirror_shapes(pts, mirror)
-    np.testing.assert_allclose(
-        m, pts, atol=1e-12
-    )  # a symmetric shape is its own mirror image
-    bumped = pts.copy()
-    bumped[0, 2] -= 10.0  # push vertex 0 (on the +x side) forward
-    m = mirror_shapes(bumped, mirror)
-    assert m[mirror[0], 2] == pytest.approx(
-        pts[0, 2] - 10.0
-    )  # the bump moved to the twin
-    mt = mirror_shapes(torch.from_numpy(bumped), mirror)
-    np.testing.assert_allclose(mt.numpy(), m)
-    np.testing.assert_allclose(mirror_shapes(m, mirror), bumped)
 
 
 def test_save_load_is_exact(tmp_path):

@@ -15,9 +15,9 @@ FAST = dict(width=0.125, batch_size=4, epochs=1, max_steps_per_epoch=2)
 def runs(tiny_path, tmp_path_factory):
     data = load_dataset(tiny_path)
     root = tmp_path_factory.mktemp("runs")
-    train(TrainConfig(kind="sv", **FAST), data, root / "sv", progress=False)
+    train(TrainConfig(network="sv", **FAST), data, root / "sv", progress=False)
     train(
-        TrainConfig(kind="mv", merge="concat", views=2, **FAST),
+        TrainConfig(network="mv", merge="concat", n_views=2, **FAST),
         data,
         root / "mv",
         init=root / "sv",

@@ -1,10 +1,12 @@
-"""facelib.learn.losses.reprojection_loss: Eq. 2 of the paper."""
+"""facelib.learn.losses: Eq. 2 of the paper, the shape loss, and which network trains on
+which."""
 
 import pytest
 import torch
 
 from facelib.geometry.camera import intrinsics_from_fov, yaw_pitch_roll_to_quaternion
-from facelib.learn.losses import reprojection_loss
+from facelib.learn.losses import network_loss, reprojection_loss, shape_loss
+from facelib.learn.nets import Prediction
 
 
 def scene(B=2, V=3, P=15, seed=0):
@@ -183,3 +185,36 @@ def test_bad_shapes():
             t_true=t,
             K=K,
         )
+
+
+def test_shape_loss_by_hand():
+    truth = torch.zeros(2, 4, 3, dtype=torch.float64)
+    pred = truth.clone()
+    pred[0, :, :2] = torch.tensor([3.0, 4.0], dtype=torch.float64)  # 5 mm: 25 mm²
+    pred[1, 0, 2] = 2.0  # one vertex of four 2 mm off: 1 mm²
+    assert shape_loss(pred, truth).item() == pytest.approx((25.0 + 1.0) / 2)
+
+
+def test_network_loss_picks_the_loss_of_each_network():
+    shape, q, t, K = scene()
+    pred_shape = shape + 1.5
+    pred = Prediction(alpha=torch.zeros(2, 1), q=q, t=t + 3.0)
+    cams = dict(K=K, q=q, t=t, shapes=shape)
+    reprojection = reprojection_loss(
+        shape_pred=pred_shape,
+        q_pred=q,
+        t_pred=t + 3.0,
+        shape_true=shape,
+        q_true=q,
+        t_true=t,
+        K=K,
+    )
+    for network in ("sv", "mv"):
+        assert torch.equal(
+            network_loss(network, pred, pred_shape, **cams), reprojection
+        )
+    assert network_loss("mv_shape", pred, pred_shape, **cams).item() == pytest.approx(
+        3 * 1.5**2
+    )
+    with pytest.raises(ValueError, match="network must be one of"):
+        network_loss("kind", pred, pred_shape, **cams)

@@ -7,7 +7,15 @@ import torch
 import torchvision
 from safetensors.torch import save_file
 
-from facelib.learn.nets import MERGES, MultiView, SingleView, vgg16_encoder
+from facelib.learn.nets import (
+    MERGES,
+    NETWORKS,
+    MultiView,
+    SingleView,
+    ViewAverage,
+    network_name,
+    vgg16_encoder,
+)
 
 
 def images(B, N=None, S=64, seed=0):
@@ -93,10 +101,34 @@ def test_single_view_outputs():
         and pred.t.shape == (4, 1, 3)
     )
     np.testing.assert_allclose(pred.q.norm(dim=-1).detach().numpy(), 1.0, atol=1e-5)
-    assert ((pred.t[..., 2] - 600.0).abs() < 50 * 20).all()
     assert (
         len(net.alpha_head) == 3 and net.alpha_head[0].out_features == 256
     )  # one hidden layer of 256
+
+
+def test_translation_is_denormalised_around_the_training_mean():
+    """t = t_mean + t_std * (the t-MLP's output): the MLP works in units of the
+    training set's spread."""
+    torch.manual_seed(0)
+    net = SingleView(
+        n_modes=7,
+        image_size=64,
+        width=0.125,
+        t_mean=(1.0, 2.0, 600.0),
+        t_std=(5.0, 4.0, 50.0),
+    )
+    x = images(4)
+    with torch.no_grad():
+        # the output layer starts at zero: t is the mean
+        assert net(x).t.tolist() == [[[1.0, 2.0, 600.0]]] * 4
+        net.t_head[-1].bias.copy_(torch.tensor([1.0, -2.0, 0.5]))
+        # (1 + 5 * 1, 2 + 4 * -2, 600 + 50 * 0.5)
+        assert net(x).t.tolist() == [[[6.0, -6.0, 625.0]]] * 4
+        torch.nn.init.normal_(net.t_head[-1].weight, std=0.05)
+        t = net(x).t[:, 0]
+        out = net.t_head(net.features(x))
+        torch.testing.assert_close(t, net.t_mean + net.t_std * out)
+        assert (t[0] - t[1]).abs().min() > 0  # now it depends on the image
 
 
 def test_bad_images_are_explained():
@@ -107,11 +139,11 @@ def test_bad_images_are_explained():
         net(images(2, S=32))
     with pytest.raises(ValueError, match="3 channels"):
         net(torch.zeros(2, 1, 64, 64, dtype=torch.uint8))
-    mv = MultiView(net, views=3, merge="concat")
+    mv = MultiView(net, n_views=3, merge="concat")
     with pytest.raises(ValueError, match="N = 3 views, got 2"):
         mv(images(2, N=2))
     with pytest.raises(ValueError, match="unknown merge"):
-        MultiView(net, views=3, merge="max")
+        MultiView(net, n_views=3, merge="max")
 
 
 def test_merges_follow_the_paper():
@@ -162,3 +194,18 @@ def test_shape_concat_from_concat():
     assert pred.q is None and pred.t is None and pred.alpha.shape == (2, 5)
     with pytest.raises(ValueError, match="MV Concat"):
         MultiView.shape_only_from(MultiView.from_single_view(concat.branch, 3, "add"))
+
+
+def test_network_names():
+    torch.manual_seed(3)
+    sv = SingleView(n_modes=5, image_size=32, width=0.125)
+    concat = MultiView.from_single_view(sv, 2, "concat")
+    assert concat.n_views == 2
+    named = {
+        network_name(sv),
+        network_name(concat),
+        network_name(MultiView.shape_only_from(concat)),
+    }
+    assert named == set(NETWORKS) == {"sv", "mv", "mv_shape"}
+    with pytest.raises(TypeError, match="SingleView or MultiView"):
+        network_name(ViewAverage(sv))

@@ -2,6 +2,7 @@
 are guarded."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -9,16 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 from facelib.data.dataset import load_dataset
-from facelib.geometry.morphable_model import MorphableModel
-from facelib.learn.training import (
-    MeanShapeBaseline,
-    TrainConfig,
-    evaluate,
-    load_model,
-    select_views,
-    train,
-    uses_bf16,
-)
+from facelib.learn.checkpoints import load_model
+from facelib.learn.training import TrainConfig, TrainState, train
 
 FAST = dict(width=0.125, batch_size=4, epochs=2, max_steps_per_epoch=3, patience=5)
 
@@ -34,7 +27,7 @@ def weights(run):
 
 @pytest.mark.parametrize("ema_decay", [0.0, 0.9])
 def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path, ema_decay):
-    config = TrainConfig(kind="sv", checkpoint_every=1, ema_decay=ema_decay, **FAST)
+    config = TrainConfig(network="sv", checkpoint_every=1, ema_decay=ema_decay, **FAST)
     train(config, data, tmp_path / "whole", progress=False)
 
     def stop(step):
@@ -61,7 +54,7 @@ def test_averaged_weights_follow_the_moving_average(data, tmp_path):
     run = tmp_path / "ema"
     steps = []
     config = TrainConfig(
-        kind="sv", checkpoint_every=1, ema_decay=d, **{**FAST, "epochs": 1}
+        network="sv", checkpoint_every=1, ema_decay=d, **{**FAST, "epochs": 1}
     )
     train(
         config,
@@ -88,9 +81,11 @@ def test_averaged_weights_follow_the_moving_average(data, tmp_path):
 
 
 def test_same_seed_same_weights_other_seed_other_weights(data, tmp_path):
-    train(TrainConfig(kind="sv", **FAST), data, tmp_path / "a", progress=False)
-    train(TrainConfig(kind="sv", **FAST), data, tmp_path / "b", progress=False)
-    train(TrainConfig(kind="sv", seed=1, **FAST), data, tmp_path / "c", progress=False)
+    train(TrainConfig(network="sv", **FAST), data, tmp_path / "a", progress=False)
+    train(TrainConfig(network="sv", **FAST), data, tmp_path / "b", progress=False)
+    train(
+        TrainConfig(network="sv", seed=1, **FAST), data, tmp_path / "c", progress=False
+    )
     a, b, c = weights(tmp_path / "a"), weights(tmp_path / "b"), weights(tmp_path / "c")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
@@ -98,7 +93,7 @@ def test_same_seed_same_weights_other_seed_other_weights(data, tmp_path):
 
 def test_pose_warmup_holds_alpha_at_the_mean(data, tmp_path):
     held = train(
-        TrainConfig(kind="sv", pose_warmup_epochs=2, **FAST),
+        TrainConfig(network="sv", pose_warmup_epochs=2, **FAST),
         data,
         tmp_path / "held",
         progress=False,
@@ -109,17 +104,17 @@ def test_pose_warmup_holds_alpha_at_the_mean(data, tmp_path):
             torch.count_nonzero(held.model(images).alpha) == 0
         )  # α's output layer never left its zero start
     free = train(
-        TrainConfig(kind="sv", **FAST), data, tmp_path / "free", progress=False
+        TrainConfig(network="sv", **FAST), data, tmp_path / "free", progress=False
     )
     with torch.no_grad():
         assert torch.count_nonzero(free.model(images).alpha) > 0
     with pytest.raises(ValueError, match="pose_warmup_epochs"):
-        TrainConfig(kind="mv", pose_warmup_epochs=1)
+        TrainConfig(network="mv", pose_warmup_epochs=1)
 
 
 def test_training_lowers_the_loss(data, tmp_path):
     config = TrainConfig(
-        kind="sv", width=0.125, batch_size=8, epochs=4, patience=10, lr=1e-3
+        network="sv", width=0.125, batch_size=8, epochs=4, patience=10, lr=1e-3
     )
     result = train(config, data, tmp_path / "fit", progress=False)
     first, last = (
@@ -131,43 +126,43 @@ def test_training_lowers_the_loss(data, tmp_path):
 
 def test_multi_view_chain_and_checkpoint_guards(data, tmp_path):
     sv = tmp_path / "sv"
-    train(TrainConfig(kind="sv", **FAST), data, sv, progress=False)
+    train(TrainConfig(network="sv", **FAST), data, sv, progress=False)
     with pytest.raises(FileExistsError, match="finished model"):
-        train(TrainConfig(kind="sv", **FAST), data, sv, progress=False)
+        train(TrainConfig(network="sv", **FAST), data, sv, progress=False)
     before = weights(sv)
     reused = train(
-        TrainConfig(kind="sv", **FAST), data, sv, progress=False, reuse_finished=True
+        TrainConfig(network="sv", **FAST), data, sv, progress=False, reuse_finished=True
     )  # loaded, not retrained
     assert all(torch.equal(before[k], weights(sv)[k]) for k in before)
     assert len(reused.history) == 2 and reused.metrics.shape_mm > 0
     with pytest.raises(ValueError, match="another configuration"):
         train(
-            TrainConfig(kind="sv", seed=5, **FAST),
+            TrainConfig(network="sv", seed=5, **FAST),
             data,
             sv,
             progress=False,
             reuse_finished=True,
         )
     with pytest.raises(ValueError, match="init="):
-        train(TrainConfig(kind="mv", **FAST), data, tmp_path / "mv", progress=False)
+        train(TrainConfig(network="mv", **FAST), data, tmp_path / "mv", progress=False)
     mv = train(
-        TrainConfig(kind="mv", merge="concat", views=2, **FAST),
+        TrainConfig(network="mv", merge="concat", n_views=2, **FAST),
         data,
         tmp_path / "mv",
         init=sv,
         progress=False,
     )
-    assert mv.model.views == 2
+    assert mv.model.n_views == 2
     with pytest.raises(ValueError, match="starts from a 'mv' one"):
         train(
-            TrainConfig(kind="mv_shape", views=2, **FAST),
+            TrainConfig(network="mv_shape", n_views=2, **FAST),
             data,
             tmp_path / "bad",
             init=sv,
             progress=False,
         )
     shape = train(
-        TrainConfig(kind="mv_shape", views=2, **FAST),
+        TrainConfig(network="mv_shape", n_views=2, **FAST),
         data,
         tmp_path / "shape",
         init=tmp_path / "mv",
@@ -178,58 +173,52 @@ def test_multi_view_chain_and_checkpoint_guards(data, tmp_path):
     assert meta[
         "morphable_model_sha256"
     ] == data.morphable_model.fingerprint() and meta["init"].endswith("mv")
+    assert meta["architecture"]["network"] == "mv_shape"
+    assert meta["architecture"]["n_views"] == 2 and meta["config"]["n_views"] == 2
     model, _ = load_model(
-        tmp_path / "shape", model3dmm=data.morphable_model, image_size=32
+        tmp_path / "shape", morphable_model=data.morphable_model, image_size=32
     )
     assert model.shape_only
 
 
-def test_load_model_refuses_mismatches(data, tmp_path):
-    run = tmp_path / "sv"
-    train(TrainConfig(kind="sv", **FAST), data, run, progress=False)
-    other = MorphableModel(
-        **{**data.morphable_model.arrays(), "mean": data.morphable_model.mean + 1.0}
-    )
-    with pytest.raises(ValueError, match="another 3DMM"):
-        load_model(run, model3dmm=other)
-    with pytest.raises(ValueError, match="expects 32 px images, not 64"):
-        load_model(run, image_size=64)
-    raw = bytearray((run / "model.safetensors").read_bytes())
-    raw[-1] ^= 0xFF
-    (run / "model.safetensors").write_bytes(bytes(raw))
-    with pytest.raises(ValueError, match="corrupt"):
-        load_model(run)
-    with pytest.raises(FileNotFoundError, match="train the model first"):
-        load_model(tmp_path / "nothing")
+def test_configurations_are_checked():
+    with pytest.raises(ValueError, match="network must be one of"):
+        TrainConfig(network="cnn")
+    with pytest.raises(ValueError, match="merge='concat'"):
+        TrainConfig(network="mv_shape", merge="add")
+    with pytest.raises(ValueError, match="n_views must be positive"):
+        TrainConfig(network="mv", n_views=0)
+    config = TrainConfig(network="mv", n_views=4, encoder_weights=None)
+    assert config.as_json()["n_views"] == 4 and "kind" not in config.as_json()
 
 
-def test_evaluate_the_mean_shape_baseline(data):
-    """The 3DMM-mean baseline scores the vertex RMS of the mean shape against each true
-    shape."""
-    val = data.subjects("val")
-    metrics = evaluate(
-        MeanShapeBaseline(data.morphable_model.n_modes),
-        data,
-        val,
-        kind="mv_shape",
-        views=1,
-    )
-    shapes = np.asarray(data.shapes[val], dtype=np.float64)
-    expected = np.sqrt(
-        ((shapes - data.morphable_model.mean) ** 2).sum(-1).mean(-1)
-    ).mean()
-    assert metrics.shape_mm == pytest.approx(expected, rel=1e-5)
+def test_train_state_round_trips_through_json():
+    state = TrainState()
+    assert (state.epoch, state.step, state.history, state.bad_epochs) == (0, 0, [], 0)
+    assert math.isinf(state.best_loss) and math.isnan(state.train_loss)
+    state.history.append({"epoch": 1, "loss": 2.5})
+    state.epoch, state.best_loss, state.images = 1, 2.5, 64
+    back = TrainState.from_json(json.loads(json.dumps(state.as_json())))
+    assert back.as_json() == {**state.as_json(), "train_loss": back.train_loss}
+    assert math.isnan(back.train_loss)
+    assert TrainState.from_json(TrainState().as_json()).history == []
 
 
-def test_precision_decides_bf16_autocast(data, tmp_path):
-    assert not uses_bf16("auto", "cpu") and uses_bf16("auto", "cuda")
-    assert uses_bf16("bf16", "cpu") and not uses_bf16("fp32", "cuda")
+def test_an_unfinished_run_of_an_older_facelib_is_not_resumed(data, tmp_path):
+    run = tmp_path / "old"
+    run.mkdir()
+    (run / "last.json").write_text(json.dumps({"config": {}, "progress": {}}))
+    with pytest.raises(ValueError, match="older facelib.*overwrite=True"):
+        train(TrainConfig(network="sv", **FAST), data, run, progress=False)
+
+
+def test_bf16_training_on_the_cpu(data, tmp_path):
     with pytest.raises(ValueError, match="precision must be one of"):
         TrainConfig(precision="fp16")
     # bf16 autocast on the CPU trains (the loss stays float32) and is reproducible
     runs = [
         train(
-            TrainConfig(kind="sv", precision="bf16", **FAST),
+            TrainConfig(network="sv", precision="bf16", **FAST),
             data,
             tmp_path / f"bf16_{i}",
             progress=False,
@@ -240,7 +229,7 @@ def test_precision_decides_bf16_autocast(data, tmp_path):
     a, b = weights(tmp_path / "bf16_0"), weights(tmp_path / "bf16_1")
     assert all(torch.equal(a[k], b[k]) for k in a)
     train(
-        TrainConfig(kind="sv", precision="fp32", **FAST),
+        TrainConfig(network="sv", precision="fp32", **FAST),
         data,
         tmp_path / "fp32",
         progress=False,
@@ -257,26 +246,12 @@ def test_precision_decides_bf16_autocast(data, tmp_path):
     )
 
 
-def test_select_views():
-    yaw = np.array([80.0, -50.0, 5.0, 40.0, -10.0])
-    assert select_views(yaw, 3).tolist() == [
-        1,
-        2,
-        3,
-    ]  # nearest -45, 0, 45; sorted by yaw
-    assert select_views(yaw, 1).tolist() == [2]
-    assert select_views(np.array([0.0, 1.0]), 2).tolist() == [
-        0,
-        1,
-    ]  # never the same view twice
-
-
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_the_three_kinds_train_on_cuda_and_match_the_cpu(data, tmp_path):
+def test_the_three_networks_train_on_cuda_and_match_the_cpu(data, tmp_path):
     """bf16 autocast and channels_last on CUDA; the trained weights give the CPU's
     predictions on CPU."""
     sv = train(
-        TrainConfig(kind="sv", device="cuda", **FAST),
+        TrainConfig(network="sv", device="cuda", **FAST),
         data,
         tmp_path / "sv",
         progress=False,
@@ -285,14 +260,14 @@ def test_the_three_kinds_train_on_cuda_and_match_the_cpu(data, tmp_path):
         np.isfinite(h["loss"]) for h in sv.history
     )
     train(
-        TrainConfig(kind="mv", merge="concat", views=2, device="cuda", **FAST),
+        TrainConfig(network="mv", merge="concat", n_views=2, device="cuda", **FAST),
         data,
         tmp_path / "mv",
         init=tmp_path / "sv",
         progress=False,
     )
     shape = train(
-        TrainConfig(kind="mv_shape", views=2, device="cuda", **FAST),
+        TrainConfig(network="mv_shape", n_views=2, device="cuda", **FAST),
         data,
         tmp_path / "shape",
         init=tmp_path / "mv",

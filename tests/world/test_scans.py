@@ -1,10 +1,9 @@
-"""facelib.world.scans: the simulated raw scans and their files."""
+"""facelib.world.scans: the simulated raw scans (files: tests/data/test_scan.py)."""
 
 import numpy as np
 import pytest
 import trimesh
 
-from facelib.data.scan import RawScan, load_scan, save_scan
 from facelib.world.identity import face_shape, sample_identities
 from facelib.world.scans import ScanSettings, simulate_scan
 from facelib.world.template import build_template
@@ -59,37 +58,6 @@ def test_same_seed_same_scan(world):
     assert np.array_equal(again.vertices, scan.vertices) and np.array_equal(
         again.faces, scan.faces
     )
-
-
-def test_save_load_round_trip(world, tmp_path):
-    _, _, scan = world
-    mesh_path, lm_path = save_scan(scan, tmp_path / "s" / "subject.ply")
-    assert lm_path.name == "subject.landmarks.txt"
-    back = load_scan(mesh_path)
-    np.testing.assert_allclose(back.vertices, scan.vertices, atol=1e-5)
-    assert np.array_equal(back.faces, scan.faces)
-    np.testing.assert_allclose(back.landmarks, scan.landmarks, atol=1e-4)
-    assert not list((tmp_path / "s").glob("*.tmp*"))
-
-
-def test_bad_files(world, tmp_path):
-    _, _, scan = world
-    with pytest.raises(FileNotFoundError, match="landmark"):
-        trimesh.Trimesh(scan.vertices, scan.faces).export(tmp_path / "alone.ply")
-        load_scan(tmp_path / "alone.ply")
-    mesh_path, lm_path = save_scan(scan, tmp_path / "short.ply")
-    np.savetxt(lm_path, scan.landmarks[:10])
-    with pytest.raises(ValueError, match="68 rows"):
-        load_scan(mesh_path)
-    with pytest.raises(ValueError, match=".ply or .obj"):
-        save_scan(scan, tmp_path / "scan.stl")
-    empty = RawScan(
-        vertices=np.zeros((3, 3)), faces=np.zeros((0, 3), int), landmarks=scan.landmarks
-    )
-    trimesh.Trimesh(empty.vertices, empty.faces).export(tmp_path / "empty.ply")
-    np.savetxt(tmp_path / "empty.landmarks.txt", scan.landmarks)
-    with pytest.raises(ValueError, match="no faces"):
-        load_scan(tmp_path / "empty.ply")
 
 
 def test_settings_change_the_scan(world):

@@ -1,15 +1,13 @@
-"""facelib.world.scenes: cameras, captures, the photographs' consistency with the
-cameras, and mirroring."""
+"""facelib.world.scenes: cameras, captures and the photographs' consistency with the
+cameras (mirrored scenes: tests/geometry/test_mirror.py)."""
 
 import numpy as np
 import pytest
 import torch
 
 from facelib.geometry import camera
-from facelib.geometry.mirror import mirror_scene, mirror_shapes
 from facelib.world.appearance import sample_appearances, vertex_albedo
 from facelib.world.identity import face_shapes, sample_identities
-from facelib.world.render import render
 from facelib.world.scenes import (
     CameraSettings,
     landmark_consistency,
@@ -117,39 +115,6 @@ def test_same_generator_same_images(world):
         torch.Generator().manual_seed(5),
     )
     assert a.dtype == torch.uint8 and a.shape == (3, 2, 3, 32, 32) and torch.equal(a, b)
-
-
-def test_mirrored_scene_renders_as_the_flipped_image(world):
-    """Render a scene, and render its mirror image (mirrored shape, camera, albedo and
-    light): the second must be the first flipped left-right, pixel for pixel except on a
-    few edge pixels."""
-    template, shapes, albedo = world
-    faces = torch.from_numpy(template.faces)
-    S = 64
-    cams = sample_scene_cameras(
-        1, 4, CameraSettings(image_size=S), torch.Generator().manual_seed(6)
-    )
-    K, q, t = cams.K[0], cams.q[0], cams.t[0]
-    shape = shapes[0].expand(4, -1, -1)
-    light = cams.light_dir[0]
-    bg = torch.rand(
-        4, 3, S, S, generator=torch.Generator().manual_seed(7), dtype=torch.float64
-    )
-    image = render(shape, faces, albedo[0].expand(4, -1, -1), K, q, t, light, bg).images
-    flipped, K_m, q_m, t_m, shape_m = mirror_scene(
-        image, K, q, t, shape, template.mirror
-    )
-    albedo_m = albedo[0][template.mirror].expand(
-        4, -1, -1
-    )  # colours travel with their vertices
-    light_m = light * torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)
-    mirrored = render(
-        shape_m, faces, albedo_m, K_m, q_m, t_m, light_m, bg.flip(-1)
-    ).images
-    same = ((mirrored - flipped).abs().amax(dim=1) < 1e-6).double().mean()
-    assert same > 0.99, same
-    # and the shape's mirror is the same as mirror_shapes
-    assert torch.equal(shape_m, mirror_shapes(shape, template.mirror))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")

@@ -1,0 +1,162 @@
+"""The book's result tables, built from the numbers the library computed: validation
+metrics of the trained networks, Table 1 beside the paper's, the pairwise order check,
+and each network's camera error beside its shape error and Table 1 gain.
+
+Every function returns a :class:`~facelib.tables.Table` (an HTML table in the book,
+aligned text for the notebooks' regression checks); rounding is chosen here, once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from facelib.evaluation.table1 import ROWS, RowSummary
+from facelib.learn.validation import Metrics
+from facelib.tables import Table, fmt
+
+__all__ = [
+    "validation_table",
+    "table1_table",
+    "OrderCheck",
+    "order_checks",
+    "order_table",
+    "network_errors_table",
+]
+
+
+def _has_pose(m: Metrics) -> bool:
+    return m.rotation_deg is not None and not math.isnan(m.rotation_deg)
+
+
+def validation_table(
+    rows: dict[str, Metrics], baseline: Metrics, *, title: str = ""
+) -> Table:
+    """Validation metrics per model (reprojection error, vertex RMS raw and after
+    similarity alignment, camera rotation and translation errors), each shape error also
+    as a ratio to ``baseline`` (the 3DMM mean)."""
+    body = []
+    for name, m in rows.items():
+        pose = _has_pose(m)
+        body.append(
+            (
+                name,
+                fmt(m.reprojection_px if pose else None, ".2f", "px"),
+                fmt(m.shape_mm, ".2f", "mm"),
+                fmt(m.shape_aligned_mm, ".2f", "mm"),
+                fmt(m.rotation_deg if pose else None, ".1f", "°"),
+                fmt(m.translation_mm if pose else None, ".1f", "mm"),
+                fmt(m.shape_mm / baseline.shape_mm, ".2f"),
+                fmt(m.shape_aligned_mm / baseline.shape_aligned_mm, ".2f"),
+            )
+        )
+    columns = (
+        "model",
+        "reprojection",
+        "shape",
+        "aligned shape",
+        "rotation",
+        "translation",
+        "shape / mean",
+        "aligned / mean",
+    )
+    return Table(columns=columns, rows=tuple(body), title=title)
+
+
+def table1_table(table: list[RowSummary], *, title: str = "") -> Table:
+    """Table 1: ARMSE mean ± std over captures, the 95 % bootstrap interval of the mean,
+    the change against 3DMM Mean, and the paper's numbers."""
+    body = tuple(
+        (
+            r.row,
+            f"{r.mean:.2f} ± {r.std:.2f}",
+            f"{r.ci_low:.2f}-{r.ci_high:.2f}",
+            f"{-100 * r.improvement:+.0f} %",
+            f"{r.paper:.2f}",
+            f"{-100 * r.paper_improvement:+.0f} %",
+        )
+        for r in table
+    )
+    columns = (
+        "model",
+        "ARMSE (mm)",
+        "95 % interval",
+        "vs 3DMM Mean",
+        "paper (mm)",
+        "paper vs mean",
+    )
+    return Table(columns=columns, rows=body, title=title)
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """One pair of consecutive rows of Table 1: whether ours fall in the paper's order
+    (``first`` above ``second``; the last pair may tie) and whether their 95 % intervals
+    overlap."""
+
+    first: str
+    second: str
+    first_mm: float
+    second_mm: float
+    as_in_paper: bool
+    overlap: bool
+
+
+def order_checks(table: list[RowSummary]) -> list[OrderCheck]:
+    """The paper's order 3DMM Mean > SV Frontal > SV Mean > MV Add > MV Concat >
+    MV Shape-Concat >= MV Shape-Concat Mean, checked pair by pair on our numbers."""
+    by_row = {r.row: r for r in table}
+    checks = []
+    for a, b in zip(ROWS[:-1], ROWS[1:]):
+        ra, rb = by_row[a], by_row[b]
+        tie_ok = b == "MV Shape-Concat Mean" and ra.mean >= rb.mean
+        overlap = ra.ci_low <= rb.ci_high and rb.ci_low <= ra.ci_high
+        checks.append(
+            OrderCheck(a, b, ra.mean, rb.mean, ra.mean > rb.mean or tie_ok, overlap)
+        )
+    return checks
+
+
+def order_table(checks: list[OrderCheck]) -> Table:
+    """:func:`order_checks` as a table."""
+    body = tuple(
+        (
+            f"{c.first} ({c.first_mm:.2f})",
+            ">" if c.as_in_paper else "<=",
+            f"{c.second} ({c.second_mm:.2f})",
+            "as in the paper" if c.as_in_paper else "NOT as in the paper",
+            "yes" if c.overlap else "no",
+        )
+        for c in checks
+    )
+    columns = ("row (mm)", "", "next row (mm)", "order", "intervals overlap")
+    return Table(columns=columns, rows=body)
+
+
+def network_errors_table(
+    metrics: dict[str, Metrics],
+    baseline: Metrics,
+    table: list[RowSummary],
+) -> Table:
+    """Each network's validation camera rotation error and aligned shape error (relative
+    to the 3DMM mean's) beside its Table 1 gain over 3DMM Mean (SV: the SV Frontal
+    row)."""
+    by_row = {r.row: r for r in table}
+    body = []
+    for name, m in metrics.items():
+        row = "SV Frontal" if name == "SV" else name
+        body.append(
+            (
+                name,
+                fmt(m.rotation_deg if _has_pose(m) else None, ".1f", "°"),
+                fmt(m.shape_aligned_mm / baseline.shape_aligned_mm, ".2f"),
+                f"{-100 * by_row[row].improvement:+.0f} %",
+            )
+        )
+    columns = (
+        "network",
+        "camera rotation error",
+        "shape error / baseline",
+        "Table 1 vs 3DMM Mean",
+    )
+    return Table(columns=columns, rows=tuple(body))

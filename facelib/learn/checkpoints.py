@@ -1,0 +1,204 @@
+"""Checkpoints on disk: a network's architecture, its weights, optimiser state.
+
+A finished model is two files in its run folder: ``model.safetensors`` (the weights)
+and ``model.json`` (:data:`FORMAT_VERSION`, the architecture, the sha256 of the weights
+and whatever the trainer adds: configuration, history, validation metrics, the sha256
+of the 3DMM and of the data set's manifest). Tensors are stored as safetensors and
+everything else as JSON: nothing is loaded with pickle. Every file is written
+atomically (:func:`facelib.storage.atomic_write`).
+
+The architecture is a small JSON dictionary (:func:`architecture`) from which
+:func:`build_network` rebuilds the network before its weights are loaded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from facelib.geometry.morphable_model import MorphableModel
+from facelib.learn.nets import NETWORKS, MultiView, SingleView, network_name
+from facelib.storage import atomic_write, file_sha256, write_json
+
+__all__ = [
+    "FORMAT_VERSION",
+    "architecture",
+    "build_network",
+    "save_tensors",
+    "load_tensors",
+    "read_json",
+    "optimizer_tensors",
+    "load_optimizer",
+    "save_model",
+    "load_model",
+]
+
+#: 2: the architecture names the network ("network") and its views ("n_views"), which
+#: version 1 called "kind" and "views"
+FORMAT_VERSION = 2
+
+_RETRAIN = "train the model first (notebooks 02_single_view / 03_multi_view)"
+
+
+def architecture(model: torch.nn.Module) -> dict:
+    """What :func:`build_network` needs to rebuild ``model`` (a :class:`SingleView` or
+    :class:`MultiView`), JSON-ready: ``network`` (one of :data:`NETWORKS`),
+    ``n_modes``, ``image_size`` (px), ``width``, ``pool``, ``t_mean`` and ``t_std``
+    (mm, (3,)), and for the multi-view networks ``n_views`` and ``merge``."""
+    branch = model.branch if isinstance(model, MultiView) else model
+    arch = {
+        "n_modes": branch.n_modes,
+        "image_size": branch.image_size,
+        "width": branch.width,
+        "pool": branch.pool,
+        "t_mean": branch.t_mean.tolist(),
+        "t_std": branch.t_std.tolist(),
+        "network": network_name(model),
+    }
+    if isinstance(model, MultiView):
+        arch.update(n_views=model.n_views, merge=model.merge_name)
+    return arch
+
+
+def build_network(arch: dict) -> torch.nn.Module:
+    """A freshly initialised network of the architecture ``arch`` (see
+    :func:`architecture`)."""
+    if arch.get("network") not in NETWORKS:
+        raise ValueError(
+            f"unknown network {arch.get('network')!r} in an architecture; expected one "
+            f"of {NETWORKS}"
+        )
+    branch = SingleView(
+        arch["n_modes"],
+        arch["image_size"],
+        width=arch["width"],
+        t_mean=arch["t_mean"],
+        t_std=arch["t_std"],
+        pool=arch["pool"],
+    )
+    if arch["network"] == "sv":
+        return branch
+    return MultiView(
+        branch,
+        arch["n_views"],
+        arch["merge"],
+        shape_only=arch["network"] == "mv_shape",
+    )
+
+
+def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
+    """Write named tensors to a ``.safetensors`` file (moved to the CPU), atomically;
+    returns the path."""
+    cpu = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    return atomic_write(path, lambda tmp: save_file(cpu, tmp))
+
+
+def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """The named tensors of a ``.safetensors`` file, on the CPU."""
+    return load_file(str(path))
+
+
+def read_json(path: str | Path) -> dict:
+    """A JSON file written by :func:`facelib.storage.write_json`."""
+    return json.loads(Path(path).read_text())
+
+
+def optimizer_tensors(
+    opt: torch.optim.Optimizer,
+) -> tuple[dict[str, torch.Tensor], dict]:
+    """An optimiser's state as named tensors (``opt.<parameter>.<name>``) and a JSON
+    dictionary (the parameter groups and the names of each parameter's state);
+    :func:`load_optimizer` restores it."""
+    state = opt.state_dict()
+    tensors = {
+        f"opt.{i}.{k}": (v if torch.is_tensor(v) else torch.tensor(v))
+        for i, s in state["state"].items()
+        for k, v in s.items()
+    }
+    return tensors, {
+        "param_groups": state["param_groups"],
+        "state_keys": {str(i): list(s) for i, s in state["state"].items()},
+    }
+
+
+def load_optimizer(
+    opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict
+) -> None:
+    """Restore the state saved by :func:`optimizer_tensors` into ``opt``."""
+    state = {
+        int(i): {k: tensors[f"opt.{i}.{k}"] for k in keys}
+        for i, keys in meta["state_keys"].items()
+    }
+    opt.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def save_model(folder: str | Path, model: torch.nn.Module, info: dict) -> Path:
+    """Write a finished model to ``folder/model.safetensors`` + ``folder/model.json``
+    (the format version, the architecture, the weights' sha256, then ``info``); returns
+    the JSON's path."""
+    folder = Path(folder)
+    weights = save_tensors(folder / "model.safetensors", model.state_dict())
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "architecture": architecture(model),
+        **info,
+        "weights_sha256": file_sha256(weights),
+    }
+    return write_json(folder / "model.json", meta)
+
+
+def load_model(
+    path: str | Path,
+    *,
+    morphable_model: MorphableModel | None = None,
+    image_size: int | None = None,
+    device: str = "cpu",
+) -> tuple[torch.nn.Module, dict]:
+    """A finished model and its JSON metadata from ``<run>/model.json`` +
+    ``model.safetensors`` (``path`` is the run folder or the JSON file), in evaluation
+    mode and channels_last layout on ``device``.
+
+    Refuses a checkpoint of another format version, one made for another 3DMM or
+    another image size (px) when they are given, and weights that do not match their
+    checksum.
+    """
+    path = Path(path)
+    meta_path = path / "model.json" if path.is_dir() else path
+    weights_path = meta_path.with_suffix(".safetensors")
+    for p in (meta_path, weights_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"no checkpoint file {p}: {_RETRAIN}")
+    meta = read_json(meta_path)
+    version = meta.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"{meta_path} has checkpoint format {version}, this facelib reads "
+            f"{FORMAT_VERSION} (version 2 renamed the architecture's 'kind' and "
+            "'views' to 'network' and 'n_views'): retrain it with "
+            "train(..., overwrite=True)"
+        )
+    if (
+        morphable_model is not None
+        and meta["morphable_model_sha256"] != morphable_model.fingerprint()
+    ):
+        raise ValueError(
+            f"{meta_path} was trained for another 3DMM (sha256 "
+            f"{meta['morphable_model_sha256'][:12]}..., this one is "
+            f"{morphable_model.fingerprint()[:12]}...): retrain it on this data set"
+        )
+    if image_size is not None and meta["architecture"]["image_size"] != image_size:
+        raise ValueError(
+            f"{meta_path} expects {meta['architecture']['image_size']} px images, not "
+            f"{image_size} px: resize the photographs or retrain at this size"
+        )
+    if file_sha256(weights_path) != meta["weights_sha256"]:
+        raise ValueError(
+            f"{weights_path} does not match the checksum in {meta_path.name}: the file "
+            "is corrupt; retrain"
+        )
+    model = build_network(meta["architecture"])
+    model.load_state_dict(load_tensors(weights_path))
+    return model.to(device).to(memory_format=torch.channels_last).eval(), meta

@@ -1,0 +1,194 @@
+"""Validation metrics of a network on a data set's subjects, and the 3DMM-mean
+baseline.
+
+:func:`validate` runs a network on the validation scenes (every photograph for the
+single-view network; the N photographs nearest -45°..45° for the multi-view networks,
+:func:`facelib.learn.views.select_views`) and averages, over the scenes and their
+photographs, the errors of :class:`Metrics`: the loss the network trains on, the
+reprojection of the 3DMM points, the 3D shape with and without alignment, and the
+cameras. Early stopping during training watches the loss; the other numbers are for
+people.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from facelib.data.dataset import Dataset
+from facelib.geometry.camera import project
+from facelib.geometry.procrustes import similarity_transform
+from facelib.learn.batches import SceneSampler
+from facelib.learn.losses import network_loss
+from facelib.learn.nets import NETWORKS, Prediction
+
+__all__ = [
+    "Metrics",
+    "MeanShapeBaseline",
+    "validate",
+    "vertex_rms",
+    "rotation_error_deg",
+    "translation_error_mm",
+    "reprojection_error_px",
+]
+
+
+@dataclass
+class Metrics:
+    """Validation metrics, means over the validation scenes (the shape and the loss) or
+    over their photographs (the cameras and the reprojection); ``nan`` where a network
+    has no cameras.
+
+    Attributes:
+        reprojection_px: distance (px) between the true and the predicted projections
+            of every 3DMM point, averaged over points (:func:`reprojection_error_px`).
+        shape_mm: vertex RMS error (mm) of the predicted shape against the truth, in
+            the same model frame, no alignment (:func:`vertex_rms`).
+        shape_aligned_mm: the same after a similarity alignment of the prediction onto
+            the truth: the shape alone, as ARMSE sees it.
+        rotation_deg: angle (degrees) of the rotation from the true camera rotation to
+            the predicted one (:func:`rotation_error_deg`).
+        translation_mm: distance (mm) between the true and the predicted camera
+            translations (:func:`translation_error_mm`).
+        loss: the training loss (:func:`facelib.learn.losses.network_loss`; px² or,
+            for MV Shape-Concat, mm²).
+    """
+
+    reprojection_px: float
+    shape_mm: float
+    shape_aligned_mm: float
+    rotation_deg: float
+    translation_mm: float
+    loss: float
+
+
+class MeanShapeBaseline(torch.nn.Module):
+    """The paper's "3DMM Mean" baseline: always the model's mean shape (α = 0), no
+    cameras. Takes images (B, ...) of any layout."""
+
+    def __init__(self, n_modes: int):
+        super().__init__()
+        self.n_modes = n_modes
+
+    def forward(self, images: torch.Tensor) -> Prediction:
+        return Prediction(
+            alpha=torch.zeros(images.shape[0], self.n_modes, device=images.device),
+            q=None,
+            t=None,
+        )
+
+
+def vertex_rms(shape_pred: torch.Tensor, shape_true: torch.Tensor) -> torch.Tensor:
+    """Vertex RMS error (...,) in mm of shapes (..., P, 3) mm against the truth, in the
+    same frame."""
+    return (shape_pred - shape_true).pow(2).sum(-1).mean(-1).sqrt()
+
+
+def rotation_error_deg(q_pred: torch.Tensor, q_true: torch.Tensor) -> torch.Tensor:
+    """Angle (...,) in degrees, in [0, 180], of the rotation between two camera
+    rotations given as unit quaternions (..., 4) (q and -q are the same rotation)."""
+    dot = (q_pred * q_true).sum(-1).abs().clamp(max=1.0)
+    return torch.rad2deg(2 * torch.acos(dot))
+
+
+def translation_error_mm(t_pred: torch.Tensor, t_true: torch.Tensor) -> torch.Tensor:
+    """Distance (...,) in mm between camera translations (..., 3) mm."""
+    return (t_pred - t_true).norm(dim=-1)
+
+
+def reprojection_error_px(
+    shape_pred: torch.Tensor,
+    q_pred: torch.Tensor,
+    t_pred: torch.Tensor,
+    shape_true: torch.Tensor,
+    q_true: torch.Tensor,
+    t_true: torch.Tensor,
+    K: torch.Tensor,
+) -> torch.Tensor:
+    """Mean distance (B, N) in px between the true shape (B, P, 3) mm seen through the
+    true cameras and the predicted shape seen through the predicted cameras (q (B, N,
+    4), t (B, N, 3) mm, intrinsics K (B, N, 3, 3) px), over the P points."""
+    uv_true = project(shape_true[:, None], K, q_true, t_true)
+    uv_pred = project(shape_pred[:, None], K, q_pred, t_pred)
+    return (uv_pred - uv_true).norm(dim=-1).mean(-1)
+
+
+@torch.no_grad()
+def validate(
+    model: torch.nn.Module,
+    data: Dataset,
+    subjects: np.ndarray,
+    *,
+    network: str,
+    n_views: int | None = None,
+    device: str = "cpu",
+    batch_size: int = 64,
+) -> Metrics:
+    """The :class:`Metrics` of ``model`` on ``subjects`` (see the module doc).
+
+    Args:
+        model: the network (put in evaluation mode here); its input is images (B, 3, S,
+            S) uint8 for ``network="sv"``, (B, N, 3, S, S) otherwise.
+        data: the data set.
+        subjects: subject ids (n,).
+        network: one of :data:`facelib.learn.nets.NETWORKS`; decides the input and the
+            loss (``"mv_shape"``: no cameras).
+        n_views: N, the photographs of a multi-view scene (unused for ``"sv"``).
+        device: where the network runs.
+        batch_size: scenes per forward pass.
+    """
+    if network not in NETWORKS:
+        raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
+    if network != "sv" and n_views is None:
+        raise ValueError(
+            f"network={network!r} sees N photographs per scene: pass n_views=N"
+        )
+    model.eval()
+    scenes = SceneSampler(data, subjects, None if network == "sv" else n_views)
+    dev = torch.device(device)
+    morphable_model = data.morphable_model
+    sums = {
+        "reprojection_px": 0.0,
+        "shape_mm": 0.0,
+        "shape_aligned_mm": 0.0,
+        "rotation_deg": 0.0,
+        "translation_mm": 0.0,
+        "loss": 0.0,
+    }
+    n_scenes = n_photos = 0
+    for start in range(0, len(scenes), batch_size):
+        ids = np.arange(start, min(start + batch_size, len(scenes)))
+        images, K, q, t, shapes = scenes.validation_batch(ids, device=dev)
+        pred = model(images[:, 0] if network == "sv" else images)
+        shape_pred = morphable_model.shape(pred.alpha)
+        loss = network_loss(network, pred, shape_pred, K=K, q=q, t=t, shapes=shapes)
+        sums["loss"] += float(loss) * len(ids)
+        sums["shape_mm"] += float(vertex_rms(shape_pred, shapes).sum())
+        for p_np, s_np in zip(
+            shape_pred.double().cpu().numpy(), shapes.double().cpu().numpy()
+        ):
+            aligned = similarity_transform(p_np, s_np).apply(p_np)
+            sums["shape_aligned_mm"] += float(
+                np.sqrt(((aligned - s_np) ** 2).sum(-1).mean())
+            )
+        if pred.q is not None:
+            reprojection = reprojection_error_px(
+                shape_pred, pred.q, pred.t, shapes, q, t, K
+            )
+            sums["reprojection_px"] += float(reprojection.sum())
+            sums["rotation_deg"] += float(rotation_error_deg(pred.q, q).sum())
+            sums["translation_mm"] += float(translation_error_mm(pred.t, t).sum())
+        n_scenes += len(ids)
+        n_photos += int(q.shape[0] * q.shape[1])
+    has_pose = network != "mv_shape"
+    return Metrics(
+        reprojection_px=sums["reprojection_px"] / n_photos if has_pose else math.nan,
+        shape_mm=sums["shape_mm"] / n_scenes,
+        shape_aligned_mm=sums["shape_aligned_mm"] / n_scenes,
+        rotation_deg=sums["rotation_deg"] / n_photos if has_pose else math.nan,
+        translation_mm=sums["translation_mm"] / n_photos if has_pose else math.nan,
+        loss=sums["loss"] / n_scenes,
+    )

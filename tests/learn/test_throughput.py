@@ -1,0 +1,86 @@
+"""facelib.learn.throughput: synthetic batches and the throughput measurement (the
+images a step sees are counted in tests/test_benchmarks.py)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from facelib.geometry.camera import project
+from facelib.geometry.morphable_model import MorphableModel
+from facelib.learn.throughput import MODELS, synthetic_batch, training_throughput
+
+
+def small_model() -> MorphableModel:
+    """A 3DMM of 12 points about a head's size (mm) with 3 modes."""
+    rng = np.random.default_rng(1)
+    return MorphableModel(
+        mean=rng.normal(0, 40, (12, 3)),
+        components=np.linalg.qr(rng.normal(size=(36, 3)))[0].T.reshape(3, 12, 3),
+        std=np.array([3.0, 2.0, 1.0]),
+        faces=np.array([[0, 1, 2]]),
+        landmarks=np.arange(5),
+        mirror=np.arange(12),
+    )
+
+
+def test_synthetic_batches_look_at_the_head():
+    mm = small_model()
+    g = torch.Generator().manual_seed(0)
+    batch = synthetic_batch(mm, 64, 3, 32, g)
+    assert (
+        batch.images.shape == (64, 3, 3, 32, 32) and batch.images.dtype == torch.uint8
+    )
+    assert batch.K.shape == (64, 3, 3, 3) and batch.shapes.shape == (64, 12, 3)
+    np.testing.assert_allclose(batch.q.norm(dim=-1).numpy(), 1.0, atol=1e-6)
+    assert ((batch.t[..., 2] >= 420) & (batch.t[..., 2] <= 720)).all()
+    # the model origin projects to the image centre, the head stays in the picture
+    uv = project(batch.shapes[:, None], batch.K, batch.q, batch.t)
+    assert (uv > -16).all() and (uv < 47).all()
+    again = synthetic_batch(mm, 64, 3, 32, torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(batch, again))
+
+
+@pytest.mark.parametrize("name", [m[0] for m in MODELS])
+def test_every_model_is_measured(name):
+    r = training_throughput(
+        name,
+        small_model(),
+        image_size=32,
+        width=0.125,
+        n_views=3,
+        batch_size=2,
+        device="cpu",
+        steps=2,
+        warmup=1,
+    )
+    assert r.model == name and r.n_views == (1 if name == "SV" else 3)
+    assert not r.bf16 and math.isnan(r.peak_memory_gib) and r.device == "cpu"
+    assert r.images_per_second > 0 and r.step_ms > 0 and r.parameters > 0
+
+
+def test_throughput_with_bf16_on_cpu():
+    r = training_throughput(
+        "SV",
+        small_model(),
+        image_size=32,
+        width=0.125,
+        batch_size=2,
+        device="cpu",
+        steps=1,
+        warmup=0,
+        precision="bf16",
+    )
+    assert r.bf16 and r.images_per_second > 0
+
+
+def test_refusals_are_explained():
+    mm = small_model()
+    with pytest.raises(ValueError, match="unknown model 'MV Max'"):
+        training_throughput("MV Max", mm, device="cpu")
+    with pytest.raises(ValueError, match="steps >= 1"):
+        training_throughput("SV", mm, device="cpu", steps=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA device"):
+            training_throughput("SV", mm, device="cuda")
