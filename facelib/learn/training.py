@@ -381,6 +381,18 @@ def _resume(
     return TrainState.from_json(meta["state"])
 
 
+def _validate(model: torch.nn.Module, data: Dataset, config: TrainConfig) -> Metrics:
+    """Validation metrics of ``model`` on the validation split (``config``'s N)."""
+    return validate(
+        model,
+        data,
+        data.subjects("val"),
+        network=config.network,
+        n_views=config.n_views,
+        device=config.device,
+    )
+
+
 def train(
     config: TrainConfig,
     data: Dataset,
@@ -489,14 +501,7 @@ def train(
                 _save_progress(run_dir, config, arch, model, average, opt, state)
             if callback is not None:
                 callback(epoch * steps_per_epoch + state.step)
-        metrics = validate(
-            kept,
-            data,
-            data.subjects("val"),
-            network=config.network,
-            n_views=config.n_views,
-            device=config.device,
-        )
+        metrics = _validate(kept, data, config)
         state.history.append(
             {"epoch": epoch + 1, "train_loss": state.train_loss, **asdict(metrics)}
         )
@@ -511,14 +516,7 @@ def train(
 
     # the best (averaged) weights are the result
     model.load_state_dict(load_tensors(best_weights))
-    metrics = validate(
-        model,
-        data,
-        data.subjects("val"),
-        network=config.network,
-        n_views=config.n_views,
-        device=config.device,
-    )
+    metrics = _validate(model, data, config)
     rate = state.images / max(state.train_seconds, 1e-9)
     save_model(
         run_dir,
