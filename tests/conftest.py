@@ -1,6 +1,9 @@
-"""Shared fixtures: a tiny data set built once per test session."""
+"""Shared fixtures: a tiny data set built once per test session, and three faces of the
+world with their albedo."""
 
+import numpy as np
 import pytest
+import torch
 
 from facelib.world.build import DatasetConfig, build_dataset
 
@@ -25,3 +28,19 @@ def tiny_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_path(tiny_root):
     return tiny_root / "tiny"
+
+
+@pytest.fixture(scope="session")
+def world():
+    """The template, three random faces (3, P, 3) mm and their albedo (3, P, 3)."""
+    from facelib.world.appearance import sample_appearances, vertex_albedo
+    from facelib.world.identity import face_shapes, sample_identities
+    from facelib.world.template import build_template
+
+    template = build_template()
+    rng = np.random.default_rng(0)
+    shapes = torch.from_numpy(face_shapes(sample_identities(3, rng), template))
+    albedo = torch.from_numpy(
+        np.stack([vertex_albedo(a, template) for a in sample_appearances(3, rng)])
+    )
+    return template, shapes, albedo

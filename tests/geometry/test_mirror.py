@@ -140,21 +140,6 @@ def test_mirror_scene_flips_the_images_and_mirrors_camera_and_shape():
     np.testing.assert_allclose(uv_m[..., 1].numpy(), uv[:, mirror, 1].numpy())
 
 
-@pytest.fixture(scope="module")
-def world():
-    from facelib.world.appearance import sample_appearances, vertex_albedo
-    from facelib.world.identity import face_shapes, sample_identities
-    from facelib.world.template import build_template
-
-    template = build_template()
-    rng = np.random.default_rng(0)
-    shapes = torch.from_numpy(face_shapes(sample_identities(3, rng), template))
-    albedo = torch.from_numpy(
-        np.stack([vertex_albedo(a, template) for a in sample_appearances(3, rng)])
-    )
-    return template, shapes, albedo
-
-
 def test_mirrored_scene_renders_as_the_flipped_image(world):
     """Render a scene, and render its mirror image (mirrored shape, camera, albedo and
     light): the second must be the first flipped left-right, pixel for pixel except on a

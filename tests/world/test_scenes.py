@@ -1,13 +1,10 @@
 """facelib.world.scenes: cameras, captures and the photographs' consistency with the
 cameras (mirrored scenes: tests/geometry/test_mirror.py)."""
 
-import numpy as np
 import pytest
 import torch
 
 from facelib.geometry import camera
-from facelib.world.appearance import sample_appearances, vertex_albedo
-from facelib.world.identity import face_shapes, sample_identities
 from facelib.world.scenes import (
     CameraSettings,
     landmark_consistency,
@@ -15,18 +12,6 @@ from facelib.world.scenes import (
     sample_capture_cameras,
     sample_scene_cameras,
 )
-from facelib.world.template import build_template
-
-
-@pytest.fixture(scope="module")
-def world():
-    template = build_template()
-    rng = np.random.default_rng(0)
-    shapes = torch.from_numpy(face_shapes(sample_identities(3, rng), template))
-    albedo = torch.from_numpy(
-        np.stack([vertex_albedo(a, template) for a in sample_appearances(3, rng)])
-    )
-    return template, shapes, albedo
 
 
 def test_scene_cameras_cover_the_yaw_range():
