@@ -18,6 +18,15 @@ TINY = dict(
 )
 
 
+def symmetric_points(rng, half=20):
+    """A point set symmetric about x = 0 with its mirror index: (P, 3), (P,)."""
+    left = rng.normal(0, 40, (half, 3))
+    left[:, 0] = np.abs(left[:, 0]) + 1.0
+    pts = np.concatenate([left, left * [-1, 1, 1]])
+    mirror = np.concatenate([np.arange(half, 2 * half), np.arange(half)])
+    return pts, mirror
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("data")

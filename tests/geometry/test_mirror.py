@@ -4,6 +4,7 @@ cameras see the flipped image, mirrored scenes render as the flipped photographs
 import numpy as np
 import pytest
 import torch
+from conftest import symmetric_points
 from scipy.spatial.transform import Rotation
 
 import facelib.geometry.mirror as mirror_module
@@ -19,15 +20,6 @@ from facelib.geometry.mirror import (
 
 BATCHES = [(), (1,), (5, 6)]
 FLIP_X = torch.tensor([-1.0, 1.0, 1.0], dtype=torch.float64)
-
-
-def symmetric_points(rng, half=20):
-    """A point set symmetric about x = 0 with its mirror index: (P, 3), (P,)."""
-    left = rng.normal(0, 40, (half, 3))
-    left[:, 0] = np.abs(left[:, 0]) + 1.0
-    pts = np.concatenate([left, left * [-1, 1, 1]])
-    mirror = np.concatenate([np.arange(half, 2 * half), np.arange(half)])
-    return pts, mirror
 
 
 def off_centre_camera(width, batch=()):

@@ -4,20 +4,12 @@ file."""
 import numpy as np
 import pytest
 import torch
+from conftest import symmetric_points
 from scipy.linalg import subspace_angles
 from scipy.spatial.transform import Rotation
 
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.geometry.procrustes import generalized_procrustes
-
-
-def symmetric_points(rng, half=20):
-    """A point set symmetric about x = 0 with its mirror index: (P, 3), (P,)."""
-    left = rng.normal(0, 40, (half, 3))
-    left[:, 0] = np.abs(left[:, 0]) + 1.0
-    pts = np.concatenate([left, left * [-1, 1, 1]])
-    mirror = np.concatenate([np.arange(half, 2 * half), np.arange(half)])
-    return pts, mirror
 
 
 def similarity_tangent(mean):
