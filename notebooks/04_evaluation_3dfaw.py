@@ -84,9 +84,7 @@ print(
 # %%
 tables = evaluation.tables()
 for motion, table in tables.items():
-    n_captures = len(
-        evaluation.scores_both("3DMM Mean") if motion == "both" else subjects
-    )
+    n_captures = len(evaluation.keys) if motion == "both" else len(subjects)
     display(report.table1_table(table, title=f"{motion} ({n_captures} captures)"))
 
 # %%
@@ -179,13 +177,15 @@ fig = viz.image_grid(panels, columns=4, titles=titles, size=2.2)
 order = np.argsort(evaluation.subject_means("MV Concat"))
 extremes = {"best": order[0], "worst": order[-1]}
 Table(
-    columns=("MV Concat", "subject", *ROWS),
-    rows=tuple(
-        (label, str(int(subjects[i])))
-        + tuple(f"{evaluation.subject_means(row)[i]:.2f}" for row in ROWS)
-        for label, i in extremes.items()
+    columns=(
+        "row",
+        *(f"{label}: subject {subjects[i]}" for label, i in extremes.items()),
     ),
-    title="ARMSE (mm) of every row, both captures averaged",
+    rows=tuple(
+        (row, *(f"{evaluation.subject_means(row)[i]:.2f}" for i in extremes.values()))
+        for row in ROWS
+    ),
+    title="ARMSE (mm), both captures averaged, of MV Concat's best and worst subjects",
 )
 
 # %% [markdown]

@@ -25,6 +25,12 @@ __all__ = [
 ]
 
 
+def _change(fraction: float) -> str:
+    """A relative change as a signed whole percentage ("+0 %" rather than "-0 %")."""
+    percent = round(100 * fraction)  # an int: no negative zero
+    return f"{percent:+d} %"
+
+
 def _has_pose(m: Metrics) -> bool:
     return m.rotation_deg is not None and not math.isnan(m.rotation_deg)
 
@@ -71,9 +77,9 @@ def table1_table(table: list[RowSummary], *, title: str = "") -> Table:
             r.row,
             f"{r.mean:.2f} ± {r.std:.2f}",
             f"{r.ci_low:.2f}-{r.ci_high:.2f}",
-            f"{-100 * r.improvement:+.0f} %",
+            _change(-r.improvement),
             f"{r.paper:.2f}",
-            f"{-100 * r.paper_improvement:+.0f} %",
+            _change(-r.paper_improvement),
         )
         for r in table
     )
@@ -150,7 +156,7 @@ def network_errors_table(
                 name,
                 fmt(m.rotation_deg if _has_pose(m) else None, ".1f", "°"),
                 fmt(m.shape_aligned_mm / baseline.shape_aligned_mm, ".2f"),
-                f"{-100 * by_row[row].improvement:+.0f} %",
+                _change(-by_row[row].improvement),
             )
         )
     columns = (
