@@ -51,8 +51,7 @@ from facelib.data.dataset import CAPTURE_MOTIONS, load_dataset
 from facelib.evaluation import captures, report
 from facelib.evaluation.metrics import scan_crop_faces
 from facelib.evaluation.table1 import ROWS, write_tables
-from facelib.learn.checkpoints import load_model
-from facelib.learn.validation import MeanShapeBaseline, Metrics, validate
+from facelib.learn.validation import MeanShapeBaseline, validate
 from facelib.tables import Table
 
 data = load_dataset(repo_root() / "data" / profile)
@@ -123,11 +122,9 @@ val_baseline = validate(
     network="mv_shape",
     n_views=1,
 )
-network_metrics = {
-    name: Metrics(**load_model(runs / folder)[1]["metrics"])
-    for name, folder in captures.RUN_FOLDERS.items()
-}
-report.network_errors_table(network_metrics, val_baseline, tables["both"])
+report.network_errors_table(
+    captures.network_metrics(runs), val_baseline, tables["both"]
+)
 
 # %% [markdown]
 # **How far could the 3DMM go?** A network that regressed every coefficient perfectly

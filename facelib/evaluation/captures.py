@@ -27,11 +27,13 @@ from facelib.evaluation.table1 import (
     score_captures,
     summarise,
 )
-from facelib.learn.checkpoints import load_model
+from facelib.learn.checkpoints import load_model, read_json
+from facelib.learn.validation import Metrics
 
 __all__ = [
     "RUN_FOLDERS",
     "load_networks",
+    "network_metrics",
     "CaptureEvaluation",
     "evaluate_captures",
     "morphable_model_bound",
@@ -60,6 +62,15 @@ def load_networks(
             image_size=data.image_size,
             device=device,
         )[0]
+        for name, folder in RUN_FOLDERS.items()
+    }
+
+
+def network_metrics(runs: str | Path) -> dict[str, Metrics]:
+    """The validation metrics that training stored with each network of Table 1
+    (``runs/<folder>/model.json``, :data:`RUN_FOLDERS`)."""
+    return {
+        name: Metrics(**read_json(Path(runs) / folder / "model.json")["metrics"])
         for name, folder in RUN_FOLDERS.items()
     }
 

@@ -1,0 +1,178 @@
+"""facelib.evaluation.report: the book's result tables, cell by cell, on hand-built
+metrics and Table 1 summaries."""
+
+import math
+
+import pytest
+
+from facelib.evaluation.report import (
+    OrderCheck,
+    _change,
+    network_errors_table,
+    order_checks,
+    order_table,
+    table1_table,
+    validation_table,
+)
+from facelib.evaluation.table1 import ROWS, RowSummary
+from facelib.learn.validation import Metrics
+
+NAN = math.nan
+
+
+def metrics(reprojection, shape, aligned, rotation, translation) -> Metrics:
+    return Metrics(
+        reprojection_px=reprojection,
+        shape_mm=shape,
+        shape_aligned_mm=aligned,
+        rotation_deg=rotation,
+        translation_mm=translation,
+        loss=1.0,
+    )
+
+
+BASELINE = metrics(NAN, 4.0, 2.0, NAN, NAN)
+
+
+@pytest.mark.parametrize(
+    "fraction, text",
+    [
+        (0.0, "+0 %"),
+        (-0.0, "+0 %"),
+        (0.004, "+0 %"),
+        (-0.004, "+0 %"),  # not "-0 %"
+        (-0.126, "-13 %"),
+        (0.126, "+13 %"),
+        (-0.5, "-50 %"),
+        (1.0, "+100 %"),
+    ],
+)
+def test_change_is_a_signed_whole_percentage(fraction, text):
+    assert _change(fraction) == text
+
+
+def test_validation_table():
+    rows = {
+        "SV": metrics(1.5, 3.0, 1.0, 10.0, 12.5),
+        "MV Shape-Concat": metrics(2.0, 2.0, 1.5, NAN, NAN),  # no pose
+        "odd": metrics(2.0, 6.0, 3.0, None, 4.0),  # no pose either
+        "3DMM Mean": BASELINE,
+    }
+    t = validation_table(rows, BASELINE, title="val")
+    assert t.title == "val"
+    assert t.columns == (
+        "model",
+        "reprojection",
+        "shape",
+        "aligned shape",
+        "rotation",
+        "translation",
+        "shape / mean",
+        "aligned / mean",
+    )
+    assert t.rows == (
+        ("SV", "1.50 px", "3.00 mm", "1.00 mm", "10.0 °", "12.5 mm", "0.75", "0.50"),
+        ("MV Shape-Concat", "-", "2.00 mm", "1.50 mm", "-", "-", "0.50", "0.75"),
+        ("odd", "-", "6.00 mm", "3.00 mm", "-", "-", "1.50", "1.50"),
+        ("3DMM Mean", "-", "4.00 mm", "2.00 mm", "-", "-", "1.00", "1.00"),
+    )
+
+
+def summary(row, mean, ci=(0.0, 0.0), improvement=0.0, std=0.0) -> RowSummary:
+    return RowSummary(row, mean, std, ci[0], ci[1], improvement, 3.0, 0.25)
+
+
+def test_table1_table():
+    table = [
+        RowSummary("3DMM Mean", 3.0, 0.5, 2.75, 3.25, 0.0, 3.02, 0.0),
+        RowSummary("SV Mean", 2.62, 0.25, 2.5, 2.75, 0.126, 2.51, 0.51 / 3.02),
+        RowSummary("MV Add", 3.01, 0.1, 2.9, 3.1, -0.004, 2.43, -0.006),
+    ]
+    t = table1_table(table, title="Table 1")
+    assert t.title == "Table 1"
+    assert t.columns == (
+        "model",
+        "ARMSE (mm)",
+        "95 % interval",
+        "vs 3DMM Mean",
+        "paper (mm)",
+        "paper vs mean",
+    )
+    assert t.rows == (
+        ("3DMM Mean", "3.00 ± 0.50", "2.75-3.25", "+0 %", "3.02", "+0 %"),
+        # improvement 12.6 % is a change of -13 %; the paper's 0.51 / 3.02: -17 %
+        ("SV Mean", "2.62 ± 0.25", "2.50-2.75", "-13 %", "2.51", "-17 %"),
+        # 0.4 % worse rounds to +0 %, 0.6 % worse to +1 %
+        ("MV Add", "3.01 ± 0.10", "2.90-3.10", "+0 %", "2.43", "+1 %"),
+    )
+
+
+def hand_table() -> list[RowSummary]:
+    """Table 1 in the paper's row order, each pair built for one case."""
+    means_and_intervals = {
+        "3DMM Mean": (3.0, (2.8, 3.2)),
+        "SV Frontal": (2.6, (2.5, 2.7)),  # below: in order, apart
+        "SV Mean": (2.7, (2.6, 2.8)),  # above SV Frontal: NOT in order, overlap
+        "MV Add": (2.4, (2.3, 2.6)),  # in order, intervals touch at 2.6
+        "MV Concat": (2.3, (2.0, 2.5)),  # in order, one inside the other
+        "MV Shape-Concat": (2.2, (2.1, 2.3)),
+        "MV Shape-Concat Mean": (2.2, (2.1, 2.3)),  # a tie: allowed for this pair
+    }
+    return [summary(r, m, ci) for r, (m, ci) in means_and_intervals.items()]
+
+
+def test_order_checks_on_hand_built_intervals():
+    checks = order_checks(list(reversed(hand_table())))  # found by row name
+    assert [(c.first, c.second) for c in checks] == list(zip(ROWS[:-1], ROWS[1:]))
+    assert [c.as_in_paper for c in checks] == [True, False, True, True, True, True]
+    assert [c.overlap for c in checks] == [False, True, True, True, True, True]
+    assert (checks[1].first_mm, checks[1].second_mm) == (2.6, 2.7)
+
+
+def test_order_checks_ties_and_inversions():
+    table = hand_table()
+    # a tie between any other pair is not the paper's order
+    table[5] = summary("MV Shape-Concat", 2.3, (2.1, 2.3))
+    table[6] = summary("MV Shape-Concat Mean", 2.35, (2.4, 2.5))
+    checks = order_checks(table)
+    assert checks[4] == OrderCheck("MV Concat", "MV Shape-Concat", 2.3, 2.3, False, True)
+    # the last pair reversed is not in order either; its intervals are apart
+    assert checks[5] == OrderCheck(
+        "MV Shape-Concat", "MV Shape-Concat Mean", 2.3, 2.35, False, False
+    )
+
+
+def test_order_table():
+    t = order_table(order_checks(hand_table())[:2])
+    assert t.columns == ("row (mm)", "", "next row (mm)", "order", "intervals overlap")
+    assert t.rows == (
+        ("3DMM Mean (3.00)", ">", "SV Frontal (2.60)", "as in the paper", "no"),
+        ("SV Frontal (2.60)", "<=", "SV Mean (2.70)", "NOT as in the paper", "yes"),
+    )
+
+
+def test_network_errors_table():
+    table = [
+        summary("3DMM Mean", 3.0),
+        summary("SV Frontal", 2.25, improvement=0.25),
+        summary("SV Mean", 2.4, improvement=0.2),
+        summary("MV Shape-Concat", 1.5, improvement=0.5),
+        summary("MV Add", 3.03, improvement=-0.01),
+    ]
+    nets = {
+        "SV": metrics(1.0, 3.0, 1.0, 7.3, 3.0),
+        "MV Add": metrics(1.0, 3.0, 3.0, 0.5, 3.0),
+        "MV Shape-Concat": metrics(NAN, 2.0, 0.5, NAN, NAN),
+    }
+    t = network_errors_table(nets, BASELINE, table)
+    assert t.columns == (
+        "network",
+        "camera rotation error",
+        "shape error / baseline",
+        "Table 1 vs 3DMM Mean",
+    )
+    assert t.rows == (
+        ("SV", "7.3 °", "0.50", "-25 %"),  # the SV's gain is SV Frontal's
+        ("MV Add", "0.5 °", "1.50", "+1 %"),
+        ("MV Shape-Concat", "-", "0.25", "-50 %"),
+    )
