@@ -143,7 +143,9 @@ class Dataset:
             path = self.path / "scans" / part / f"subject_{subject:05d}.ply"
             if path.is_file():
                 return load_scan(path)
-        raise FileNotFoundError(f"subject {subject} has no raw scan in {self.path / 'scans'}")
+        raise FileNotFoundError(
+            f"subject {subject} has no raw scan in {self.path / 'scans'}"
+        )
 
 
 #: the array fields of :class:`Dataset`, one ``<name>.npy`` file each

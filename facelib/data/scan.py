@@ -45,8 +45,18 @@ def save_scan(scan: RawScan, mesh_path: str | os.PathLike) -> tuple[Path, Path]:
     if mesh_path.suffix not in (".ply", ".obj"):
         raise ValueError(f"save scans as .ply or .obj, got {mesh_path.name!r}")
     lm_path = mesh_path.with_suffix(".landmarks.txt")
-    atomic_write(mesh_path, lambda tmp: scan.mesh().export(tmp, file_type=mesh_path.suffix[1:]))
-    atomic_write(lm_path, lambda tmp: np.savetxt(tmp, scan.landmarks, fmt="%.4f", header="iBUG-68 landmarks, x y z in mm, nan = unknown"))
+    atomic_write(
+        mesh_path, lambda tmp: scan.mesh().export(tmp, file_type=mesh_path.suffix[1:])
+    )
+    atomic_write(
+        lm_path,
+        lambda tmp: np.savetxt(
+            tmp,
+            scan.landmarks,
+            fmt="%.4f",
+            header="iBUG-68 landmarks, x y z in mm, nan = unknown",
+        ),
+    )
     return mesh_path, lm_path
 
 
@@ -57,11 +67,22 @@ def load_scan(mesh_path: str | os.PathLike) -> RawScan:
     lm_path = mesh_path.with_suffix(".landmarks.txt")
     for p in (mesh_path, lm_path):
         if not p.is_file():
-            raise FileNotFoundError(f"missing {p}: a scan is a mesh file plus a landmark file beside it")
+            raise FileNotFoundError(
+                f"missing {p}: a scan is a mesh file plus a landmark file beside it"
+            )
     mesh = trimesh.load(mesh_path, process=False, force="mesh")
     if len(mesh.faces) == 0 or not np.isfinite(mesh.vertices).all():
-        raise ValueError(f"{mesh_path} has no faces or non-finite vertices; re-export the scan")
+        raise ValueError(
+            f"{mesh_path} has no faces or non-finite vertices; re-export the scan"
+        )
     landmarks = np.loadtxt(lm_path, ndmin=2)
     if landmarks.shape != (68, 3):
-        raise ValueError(f"{lm_path} must hold 68 rows of 'x y z' (nan for unknown), got {landmarks.shape}")
-    return RawScan(vertices=np.asarray(mesh.vertices), faces=np.asarray(mesh.faces), landmarks=landmarks)
+        raise ValueError(
+            f"{lm_path} must hold 68 rows of 'x y z' (nan for unknown), got "
+            f"{landmarks.shape}"
+        )
+    return RawScan(
+        vertices=np.asarray(mesh.vertices),
+        faces=np.asarray(mesh.faces),
+        landmarks=landmarks,
+    )

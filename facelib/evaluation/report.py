@@ -128,7 +128,7 @@ def order_table(checks: list[OrderCheck]) -> Table:
     body = tuple(
         (
             f"{c.first} ({c.first_mm:.2f})",
-            ">" if c.as_in_paper else "<=",
+            (">" if c.first_mm > c.second_mm else ">=") if c.as_in_paper else "<=",
             f"{c.second} ({c.second_mm:.2f})",
             "as in the paper" if c.as_in_paper else "NOT as in the paper",
             "yes" if c.overlap else "no",

@@ -135,7 +135,9 @@ def test_order_checks_ties_and_inversions():
     table[5] = summary("MV Shape-Concat", 2.3, (2.1, 2.3))
     table[6] = summary("MV Shape-Concat Mean", 2.35, (2.4, 2.5))
     checks = order_checks(table)
-    assert checks[4] == OrderCheck("MV Concat", "MV Shape-Concat", 2.3, 2.3, False, True)
+    assert checks[4] == OrderCheck(
+        "MV Concat", "MV Shape-Concat", 2.3, 2.3, False, True
+    )
     # the last pair reversed is not in order either; its intervals are apart
     assert checks[5] == OrderCheck(
         "MV Shape-Concat", "MV Shape-Concat Mean", 2.3, 2.35, False, False

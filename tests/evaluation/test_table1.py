@@ -53,6 +53,10 @@ def test_predict_rows_uses_the_sv_yaw_and_averages_linearly():
     )
     torch.manual_seed(0)
     sv = SingleView(3, 32, width=0.125).eval()
+    with (
+        torch.no_grad()
+    ):  # α's output layer starts at zero: give the frames different α
+        torch.nn.init.normal_(sv.alpha_head[-1].weight, std=1.0)
     nets = {
         "SV": sv,
         "MV Add": MultiView.from_single_view(sv, 3, "add").eval(),
@@ -65,6 +69,7 @@ def test_predict_rows_uses_the_sv_yaw_and_averages_linearly():
     np.testing.assert_allclose(shapes["3DMM Mean"], mean)
     with torch.no_grad():
         alpha = sv(frames).alpha.double()
+    assert alpha.std(0).min() > 0  # the frames' α differ, so the rows below can differ
     np.testing.assert_allclose(
         shapes["SV Mean"], model.shape(alpha.mean(0)).numpy(), atol=1e-5
     )
