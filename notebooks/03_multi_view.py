@@ -149,7 +149,8 @@ if torch.cuda.is_available():
 else:
     print(
         "no CUDA device in this run: on a GPU machine,\n"
-        "python -m benchmarks.training_throughput --device cuda measures the paper's size"
+        "python -m benchmarks.training_throughput --device cuda\n"
+        "measures the paper's size"
     )
 
 # %% [markdown]
