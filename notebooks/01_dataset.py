@@ -57,6 +57,7 @@ overwrite = True  # replace an existing data/<profile>/ (this notebook builds it
 
 # %%
 import pprint
+import textwrap
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -248,9 +249,9 @@ display(
 registration = checks.read_registration(data.path)
 reg_ids = list(registration.subjects)
 print(
-    f"registered: subjects {reg_ids} ({len(reg_ids)} of {len(train_ids)} training "
-    f"subjects);\nthe other {len(train_ids) - len(reg_ids)} use their exact "
-    "template-topology shape"
+    f"registered: {len(reg_ids)} of {len(train_ids)} training subjects; the other "
+    f"{len(train_ids) - len(reg_ids)} use their exact template-topology shape.\n"
+    + textwrap.fill(f"registered subjects: {reg_ids}", width=88)
 )
 display(
     table_from_records(
