@@ -249,9 +249,9 @@ display(
 registration = checks.read_registration(data.path)
 reg_ids = list(registration.subjects)
 print(
-    f"registered: {len(reg_ids)} of {len(train_ids)} training subjects; the other "
-    f"{len(train_ids) - len(reg_ids)} use their exact template-topology shape.\n"
-    + textwrap.fill(f"registered subjects: {reg_ids}", width=88)
+    f"registered: {len(reg_ids)} of {len(train_ids)} training subjects;\n"
+    f"the other {len(train_ids) - len(reg_ids)} use their exact template-topology "
+    "shape\n" + textwrap.fill(f"registered subjects: {reg_ids}", width=88)
 )
 display(
     table_from_records(
