@@ -229,12 +229,13 @@ CSV_COLUMNS = (
 def write_tables(
     tables: dict[str, list[RowSummary]], folder: str | Path
 ) -> tuple[Path, Path]:
-    """Write Table 1 per capture kind (``{"orbit": [...], "turn": [...], "both":
+    """Write Table 1 per capture motion (``{"orbit": [...], "turn": [...], "both":
     [...]}``) as ``table1.json`` (every field of :class:`RowSummary`) and ``table1.csv``
     (:data:`CSV_COLUMNS`, mm), atomically; returns both paths."""
     folder = Path(folder)
     payload = json.dumps(
-        {kind: [asdict(r) for r in table] for kind, table in tables.items()}, indent=1
+        {motion: [asdict(r) for r in table] for motion, table in tables.items()},
+        indent=1,
     )
     json_path = atomic_write(
         folder / "table1.json", lambda tmp: Path(tmp).write_text(payload)
@@ -242,11 +243,11 @@ def write_tables(
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for kind, table in tables.items():
+    for motion, table in tables.items():
         for r in table:
             writer.writerow(
                 [
-                    kind,
+                    motion,
                     r.row,
                     f"{r.mean:.4f}",
                     f"{r.std:.4f}",

@@ -106,9 +106,8 @@ class DatasetConfig:
     registration: RegistrationSettings = field(default_factory=RegistrationSettings)
 
     def __post_init__(self):
-        n_train = int(round(self.split_fractions[0] * self.n_subjects))
-        n_val = int(round(self.split_fractions[1] * self.n_subjects))
-        n_test = self.n_subjects - n_train - n_val
+        n_train = self.n_train
+        n_test = self.n_subjects - n_train - self.n_val
         problems = []
         if self.n_subjects < 10:
             problems.append(
@@ -153,10 +152,12 @@ class DatasetConfig:
 
     @property
     def n_train(self) -> int:
+        """Training subjects: the first split fraction of ``n_subjects``, rounded."""
         return int(round(self.split_fractions[0] * self.n_subjects))
 
     @property
     def n_val(self) -> int:
+        """Validation subjects: the second split fraction of ``n_subjects``, rounded."""
         return int(round(self.split_fractions[1] * self.n_subjects))
 
 
