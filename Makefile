@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[book,test]'
+	$(PY) -m facelib.real.assets
 	touch $@
 
 ## execute every notebook for $(PROFILE) into book/executed/ (times in runs/$(PROFILE)/notebook_times.json)

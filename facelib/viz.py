@@ -216,7 +216,7 @@ def preview_images(
     background: float = 1.0,
 ):
     """Quick portraits of meshes (B, P, 3) in mm, model frame, with
-    :func:`facelib.world.render.render`.
+    :func:`facelib.graphics.render.render`.
 
     ``albedo`` (B, P, 3) in [0, 1] (default: a neutral grey); the light comes from the
     upper left of the camera. Returns uint8 images (B, H, W, 3) for ``imshow``.
@@ -228,7 +228,7 @@ def preview_images(
         orbit_pose,
         quaternion_to_matrix,
     )
-    from facelib.world.render import render
+    from facelib.graphics.render import render
 
     v = torch.as_tensor(np.asarray(vertices), dtype=torch.float32)
     if v.dim() == 2:

@@ -16,6 +16,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "facelib"
 
 CORE = (
     "facelib.geometry",
+    "facelib.graphics",
+    "facelib.real",
     "facelib.data",
     "facelib.world",
     "facelib.learn",
@@ -32,6 +34,8 @@ RULES = {
         ("facelib.geometry",),
         "forbid",
         (
+            "facelib.graphics",
+            "facelib.real",
             "facelib.world",
             "facelib.data",
             "facelib.learn",
@@ -44,6 +48,16 @@ RULES = {
         ("facelib.data",),
         "only",
         ("facelib.geometry", "facelib.data", "facelib.storage", "facelib.parallel"),
+    ),
+    "graphics imports only geometry": (
+        ("facelib.graphics",),
+        "only",
+        ("facelib.geometry", "facelib.graphics"),
+    ),
+    "real imports only geometry, data and storage": (
+        ("facelib.real",),
+        "only",
+        ("facelib.geometry", "facelib.data", "facelib.storage", "facelib.real"),
     ),
     "learn does not import world or evaluation": (
         ("facelib.learn",),

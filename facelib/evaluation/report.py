@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from facelib.evaluation.table1 import ROWS, RowSummary
 from facelib.learn.validation import Metrics
 from facelib.tables import Table, fmt
@@ -22,6 +24,7 @@ __all__ = [
     "order_checks",
     "order_table",
     "network_errors_table",
+    "real_face_table",
 ]
 
 
@@ -29,6 +32,12 @@ def _change(fraction: float) -> str:
     """A relative change as a signed whole percentage ("+0 %" rather than "-0 %")."""
     percent = round(100 * fraction)  # an int: no negative zero
     return f"{percent:+d} %"
+
+
+def _change_tenths(fraction: float) -> str:
+    """A relative change as a signed percentage to one decimal ("+0.0 %", never
+    "-0.0 %")."""
+    return f"{round(100 * fraction, 1) + 0.0:+.1f} %"
 
 
 def _has_pose(m: Metrics) -> bool:
@@ -166,3 +175,24 @@ def network_errors_table(
         "Table 1 vs 3DMM Mean",
     )
     return Table(columns=columns, rows=tuple(body))
+
+
+def real_face_table(scores: dict[str, np.ndarray], *, title: str = "") -> Table:
+    """Every row's ARMSE on the real face (mm, mean ± SD over the photographs' sets,
+    :func:`facelib.evaluation.real_face.reconstruct_real_face`) and its change against
+    3DMM Mean."""
+    mean = float(np.mean(scores["3DMM Mean"]))
+    return Table(
+        columns=("row", "ARMSE (mm)", "vs 3DMM Mean"),
+        rows=[
+            (
+                row,
+                f"{np.mean(v):.2f} ± {np.std(v):.2f}",
+                ""
+                if row == "3DMM Mean"
+                else _change_tenths(float(np.mean(v)) / mean - 1),
+            )
+            for row, v in scores.items()
+        ],
+        title=title,
+    )

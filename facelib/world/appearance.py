@@ -22,6 +22,12 @@ __all__ = [
     "vertex_albedo",
     "random_backgrounds",
     "random_lights",
+    "hair_colour",
+    "head_albedo",
+    "head_gloss",
+    "PART_GLOSS",
+    "light_colour",
+    "random_lighting",
 ]
 
 # skin tones from light to dark (linear RGB), interpolated at random
@@ -58,6 +64,10 @@ class Appearance:
     brow_density: float
     redness: float
     mottle_seed: int
+    beard: float = 0.0  # 0 none .. 1 full beard (stubble in between)
+    freckles: float = 0.0  # density of freckles, 0 .. 1
+    clothes: tuple[float, float, float] = (0.2, 0.25, 0.35)
+    grey: float = 0.0  # greying of the hair, 0 .. 1
 
 
 def sample_appearances(n: int, rng: np.random.Generator) -> list[Appearance]:
@@ -81,6 +91,11 @@ def sample_appearances(n: int, rng: np.random.Generator) -> list[Appearance]:
             skin * np.array([0.95, 0.62, 0.62]) * rng.uniform(0.8, 1.0), 0, 1
         )
         iris = _IRIS[rng.integers(len(_IRIS))]
+        beard = float(rng.uniform(0.2, 1.0)) if rng.random() < 0.3 else 0.0
+        fair = float(np.clip(1.5 - tone, 0.0, 1.0))  # freckles mostly on fair skin
+        clothes = np.clip(
+            rng.uniform(0.03, 0.7) * rng.dirichlet(np.ones(3) * 2.0) * 3, 0.02, 0.9
+        )
         out.append(
             Appearance(
                 tuple(skin),
@@ -90,6 +105,10 @@ def sample_appearances(n: int, rng: np.random.Generator) -> list[Appearance]:
                 float(rng.uniform(0.4, 1.0)),
                 float(rng.uniform(0.0, 1.0)),
                 int(rng.integers(2**31)),
+                beard=beard,
+                freckles=float(fair * rng.uniform(0, 1) * (rng.random() < 0.4)),
+                clothes=tuple(float(c) for c in clothes),
+                grey=float(rng.uniform(0.3, 1.0)) if rng.random() < 0.15 else 0.0,
             )
         )
     return out
@@ -163,7 +182,83 @@ def vertex_albedo(appearance: Appearance, template: FaceTemplate) -> np.ndarray:
     )
     # nostrils
     paint(_soft_ellipse(a, y, 7.0, 19.0, 3.5, 2.0) * 0.8, skin * 0.25)
+    # freckles: single darker vertices over the cheeks and the nose
+    spots = rng.random(len(s)) < 0.08 * appearance.freckles
+    spots &= _soft_ellipse(a, y, 25.0, 5.0, 45.0, 30.0) > 0.2
+    colour[spots] *= np.array([0.8, 0.68, 0.6])
+    if appearance.beard > 0:  # stubble to a full beard: jaw, chin and upper lip
+        region = np.clip(
+            _soft_ellipse(a, y, 0.0, 62.0, 75.0, 40.0, 0.2)
+            + _soft_ellipse(s, y, 0.0, 31.0, 24.0, 4.5, 0.3)
+            - 1.2 * np.maximum(upper, lower),
+            0.0,
+            1.0,
+        ) * (y > 18.0)
+        grain = 0.7 + 0.3 * rng.random(len(s))
+        paint(region * appearance.beard * grain * 0.9, hair_colour(appearance))
     return np.clip(colour, 0.0, 1.0)
+
+
+def hair_colour(appearance: Appearance) -> np.ndarray:
+    """The head hair's colour (3,): the brows' colour greyed by ``grey``."""
+    return (1 - appearance.grey) * np.asarray(appearance.hair) + appearance.grey * (
+        np.array([0.62, 0.6, 0.58])
+    )
+
+
+#: how much of the dominant light's highlight each part reflects (skin 1)
+PART_GLOSS = {
+    "scalp": 1.0,
+    "hair": 0.5,
+    "neck": 0.8,
+    "torso": 0.15,
+    "ear_right": 0.8,
+    "ear_left": 0.8,
+    "eye_right": 2.0,
+    "eye_left": 2.0,
+}
+
+
+def head_albedo(
+    appearance: Appearance, parts: dict[str, slice], eye_latitude: np.ndarray
+) -> np.ndarray:
+    """Per-vertex albedo (N, 3) of the head's parts (:mod:`facelib.world.head`):
+    skin on the scalp, the neck and the ears (the ears a little redder), hair with
+    strand-like streaks, clothes on the torso, and eyeballs whose sclera, iris and
+    pupil follow ``eye_latitude`` (the angle in degrees of each eyeball vertex from
+    its gaze axis)."""
+    n = max(sl.stop for sl in parts.values())
+    out = np.zeros((n, 3))
+    skin = np.asarray(appearance.skin)
+    rng = np.random.default_rng(appearance.mottle_seed + 1)
+    for name, sl in parts.items():
+        k = sl.stop - sl.start
+        if name in ("scalp", "neck"):
+            out[sl] = skin * (0.97 + 0.03 * rng.random((k, 1)))
+        elif name.startswith("ear"):
+            out[sl] = skin * np.array([1.0, 0.9, 0.88])
+        elif name == "hair":
+            streak = 0.75 + 0.5 * rng.random((k, 1))
+            out[sl] = np.clip(hair_colour(appearance) * streak, 0.0, 1.0)
+        elif name == "torso":
+            out[sl] = appearance.clothes
+        elif name.startswith("eye"):
+            lat = eye_latitude
+            colour = np.tile(np.array([0.62, 0.58, 0.55]), (k, 1))
+            colour[lat < 38.0] = appearance.iris
+            colour[lat < 16.0] = (0.02, 0.02, 0.02)
+            out[sl] = colour
+    return out
+
+
+def head_gloss(parts: dict[str, slice]) -> np.ndarray:
+    """Per-vertex highlight multipliers (N,) of the head's parts
+    (:data:`PART_GLOSS`)."""
+    n = max(sl.stop for sl in parts.values())
+    out = np.ones(n)
+    for name, sl in parts.items():
+        out[sl] = PART_GLOSS[name]
+    return out
 
 
 def random_backgrounds(
@@ -201,3 +296,63 @@ def random_lights(
     ambient = 0.25 + 0.3 * torch.rand(n, generator=generator)
     diffuse = 0.5 + 0.4 * torch.rand(n, generator=generator)
     return direction, ambient, diffuse
+
+
+# colour of a light of each temperature (kelvin), relative RGB of a black body
+_TEMPERATURES = np.array([2700.0, 3500.0, 4500.0, 5500.0, 6500.0, 8000.0])
+_TEMPERATURE_RGB = np.array(
+    [
+        [1.00, 0.65, 0.35],
+        [1.00, 0.75, 0.52],
+        [1.00, 0.85, 0.72],
+        [1.00, 0.93, 0.87],
+        [1.00, 0.98, 1.00],
+        [0.85, 0.90, 1.00],
+    ]
+)
+
+
+def light_colour(kelvin: np.ndarray) -> np.ndarray:
+    """Linear RGB (n, 3) of lights of colour temperature ``kelvin`` (n,), at unit
+    luminance (Rec. 709 weights)."""
+    rgb = np.stack(
+        [np.interp(kelvin, _TEMPERATURES, _TEMPERATURE_RGB[:, c]) for c in range(3)],
+        -1,
+    )
+    return rgb / (rgb @ np.array([0.2126, 0.7152, 0.0722]))[:, None]
+
+
+def random_lighting(n: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """``n`` lights like photographs': a dominant light (a window, a lamp, the sun)
+    from the front half-space within about 75° of the face's axis, of colour
+    temperature 2700-8000 K and intensity 0.6-1.6, casting shadows; an ambient
+    environment brighter from above (sky) than from below (ground, warmer), of its own
+    temperature; a highlight of strength 0.03-0.2 and shininess 10-30.
+
+    Returns a dict of tensors: ``light_dir`` (n, 3), ``colour``, ``sky``, ``ground``
+    (n, 3), ``specular``, ``shininess`` (n,), all float64.
+    """
+    g = generator
+    direction, _, _ = random_lights(n, g)
+    tilt_extra = torch.rand(n, generator=g) < 0.3  # some lights from the side
+    direction = torch.where(
+        tilt_extra[:, None],
+        torch.nn.functional.normalize(
+            direction * torch.tensor([1.6, 1.0, 0.6]), dim=-1
+        ),
+        direction,
+    )
+    u = lambda lo, hi: lo + (hi - lo) * torch.rand(n, generator=g)  # noqa: E731
+    key_t = u(2700.0, 8000.0).numpy()
+    amb_t = u(3500.0, 9000.0).numpy()
+    colour = torch.from_numpy(light_colour(key_t)) * u(0.6, 1.6)[:, None].double()
+    sky = torch.from_numpy(light_colour(amb_t)) * u(0.15, 0.55)[:, None].double()
+    ground = sky * u(0.35, 0.8)[:, None].double() * torch.tensor([1.05, 1.0, 0.92])
+    return {
+        "light_dir": direction.double(),
+        "colour": colour,
+        "sky": sky,
+        "ground": ground,
+        "specular": u(0.03, 0.2).double(),
+        "shininess": u(10.0, 30.0).double(),
+    }

@@ -48,13 +48,26 @@ from facelib.data.template import FaceTemplate
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.geometry.procrustes import similarity_transform
 from facelib.parallel import process_map
-from facelib.world.appearance import sample_appearances, vertex_albedo
+from facelib.world.appearance import (
+    head_albedo,
+    head_gloss,
+    sample_appearances,
+    vertex_albedo,
+)
+from facelib.world.head import (
+    build_head,
+    eye_latitude,
+    head_vertices,
+    sample_head_styles,
+)
 from facelib.world.identity import Identity, face_shapes, sample_identities
 from facelib.world.registration import RegistrationSettings, register
 from facelib.world.scans import ScanSettings, simulate_scan
 from facelib.world.scenes import (
+    LIGHT_FIELDS,
     Cameras,
     CameraSettings,
+    Heads,
     render_images,
     sample_capture_cameras,
     sample_scene_cameras,
@@ -385,21 +398,69 @@ class Photographs:
     images: torch.Tensor
     cameras: Cameras
     albedo: torch.Tensor
+    heads: Heads
+
+
+def _head_vertices_job(args) -> np.ndarray:
+    identities, styles, shapes, template = args
+    mesh = build_head(template)
+    return np.stack(
+        [
+            head_vertices(i, st, template, mesh=mesh, face=f)
+            for i, st, f in zip(identities, styles, shapes)
+        ]
+    ).astype(np.float32)
+
+
+def dress_heads(
+    template: FaceTemplate,
+    identities: list[Identity],
+    shapes: np.ndarray,
+    appearances: list,
+    rng: np.random.Generator,
+    workers: int = 1,
+) -> Heads:
+    """Every subject's whole head (:mod:`facelib.world.head`): a random style (hair,
+    head length, gaze...) around its face ``shapes`` (N, P, 3), coloured by its
+    appearance."""
+    mesh = build_head(template)
+    styles = sample_head_styles(len(identities), rng)
+    chunks = np.array_split(np.arange(len(identities)), max(1, len(identities) // 200))
+    jobs = [
+        ([identities[i] for i in c], [styles[i] for i in c], shapes[c], template)
+        for c in chunks
+    ]
+    vertices = np.concatenate(process_map(_head_vertices_job, jobs, workers))
+    latitude = eye_latitude()
+    albedo = np.stack(
+        [head_albedo(a, mesh.parts, latitude) for a in appearances]
+    ).astype(np.float32)
+    return Heads(
+        vertices=torch.from_numpy(vertices),
+        albedo=torch.from_numpy(albedo),
+        faces=torch.from_numpy(mesh.faces),
+        gloss=torch.from_numpy(head_gloss(mesh.parts)).float(),
+    )
 
 
 def render_photographs(
     template: FaceTemplate,
+    identities: list[Identity],
     shapes: np.ndarray,
     photos_per_subject: int,
     camera_settings: CameraSettings,
     streams: dict[str, int],
     render_device: str,
+    workers: int = 1,
 ) -> Photographs:
-    """Appearances, cameras and the rendered photographs of every subject."""
+    """Appearances, heads, cameras and the rendered photographs of every subject."""
     appearance_rng = np.random.default_rng(streams["appearance"])
     appearances = sample_appearances(len(shapes), appearance_rng)
     albedo = torch.from_numpy(
         np.stack([vertex_albedo(a, template) for a in appearances])
+    )
+    heads = dress_heads(
+        template, identities, shapes, appearances, appearance_rng, workers
     )
     cameras = sample_scene_cameras(
         len(shapes),
@@ -409,14 +470,16 @@ def render_photographs(
     )
     images = render_images(
         torch.from_numpy(shapes),
-        torch.from_numpy(template.faces),
+        torch.from_numpy(build_head(template).face_faces),
         albedo,
         cameras,
         camera_settings,
         torch.Generator().manual_seed(streams["render"]),
+        heads=heads,
+        workers=workers,
         device=render_device,
     )
-    return Photographs(images=images, cameras=cameras, albedo=albedo)
+    return Photographs(images=images, cameras=cameras, albedo=albedo, heads=heads)
 
 
 # ------------------------------------------------------------------------------ 6.
@@ -435,16 +498,18 @@ def render_captures(
     template: FaceTemplate,
     shapes: np.ndarray,
     albedo: torch.Tensor,
+    heads: Heads,
     capture_ids: np.ndarray,
     n_frames: int,
     camera_settings: CameraSettings,
     seed: int,
     render_device: str,
+    workers: int = 1,
 ) -> Captures:
     """The captures of ``capture_ids``: cameras of every motion of every subject, then
     the frames (each video over one background), all from one stream."""
     generator = torch.Generator().manual_seed(seed)
-    parts = {name: [] for name in ("K", "q", "t", "light_dir", "ambient", "diffuse")}
+    parts = {name: [] for name in ("K", "q", "t", *LIGHT_FIELDS)}
     for _ in capture_ids:
         for motion in CAPTURE_MOTIONS:
             c = sample_capture_cameras(motion, n_frames, camera_settings, generator)
@@ -461,12 +526,14 @@ def render_captures(
     rows = np.repeat(capture_ids, len(CAPTURE_MOTIONS))
     images = render_images(
         torch.from_numpy(shapes)[rows],
-        torch.from_numpy(template.faces),
+        torch.from_numpy(build_head(template).face_faces),
         albedo[rows],
         cameras,
         camera_settings,
         generator,
+        heads=Heads(heads.vertices[rows], heads.albedo[rows], heads.faces, heads.gloss),
         one_background_per_row=True,
+        workers=workers,
         device=render_device,
     )
     images = images.numpy().reshape(M, len(CAPTURE_MOTIONS), F, 3, S, S)
@@ -533,11 +600,13 @@ def build_dataset(
     camera_settings = CameraSettings(image_size=config.image_size)
     photos = render_photographs(
         population.template,
+        population.identities,
         model.shapes,
         config.photos_per_subject,
         camera_settings,
         streams,
         config.render_device,
+        config.workers,
     )
     seconds["scenes"] = time.perf_counter() - tick
     log(
@@ -550,11 +619,13 @@ def build_dataset(
         population.template,
         model.shapes,
         photos.albedo,
+        photos.heads,
         capture_ids,
         config.capture_frames,
         camera_settings,
         streams["captures"],
         config.render_device,
+        config.workers,
     )
     seconds["captures"] = time.perf_counter() - tick
     M, F = len(capture_ids), config.capture_frames

@@ -52,23 +52,23 @@ class Identity:
     smooth random field (see :func:`_residual_fields`); ``None`` means no residual.
     """
 
-    face_width: float = 74.0  # half-width of the head at the cheekbones
+    face_width: float = 70.5  # half-width of the head at the cheekbones
     face_height: float = 1.0  # vertical scale of the whole face (ratio)
     face_depth: float = 92.0  # depth of the face front from the head centre
     forehead_slope: float = 12.0  # how far the top of the forehead leans back
     brow_ridge: float = 3.5
     eye_socket_depth: float = 7.0
-    eye_spacing: float = 0.0  # outward shift of each eye from the midline
+    eye_spacing: float = 2.0  # outward shift of each eye from the midline
     eye_height: float = 0.0  # downward shift of the eyes and brows
     nose_length: float = 0.0  # downward shift of the nose tip
-    nose_width: float = 1.0  # lateral scale of the nose (ratio)
-    nose_projection: float = 21.0  # height of the nose tip above the face
+    nose_width: float = 1.4  # lateral scale of the nose (ratio)
+    nose_projection: float = 14.0  # height of the nose tip above the face
     nose_bridge: float = 7.0  # height of the bridge at the eyes
     nose_tip: float = 3.0  # roundness of the tip (bulb height)
     cheekbones: float = 5.0
     cheek_fullness: float = 3.5
-    mouth_width: float = 1.0  # lateral scale of the mouth (ratio)
-    mouth_height: float = 0.0  # downward shift of the mouth
+    mouth_width: float = 1.32  # lateral scale of the mouth (ratio)
+    mouth_height: float = -2.0  # downward shift of the mouth
     upper_lip: float = 4.0
     lower_lip: float = 4.5
     chin_projection: float = 6.0
@@ -79,6 +79,8 @@ class Identity:
     asymmetry: float = (
         0.0  # left/right difference of the layout and the features (ratio)
     )
+    lower_face: float = 5.0  # downward shift of the chin (length of the lower face)
+    eye_width: float = 1.04  # scale of each eye's width about its centre (ratio)
     residual: np.ndarray | None = None
 
     def parameters(self) -> np.ndarray:
@@ -89,23 +91,23 @@ class Identity:
 
 #: (mean, standard deviation) of each anatomical parameter in the population.
 PARAMETER_PRIORS: dict[str, tuple[float, float]] = {
-    "face_width": (74.0, 6.5),
+    "face_width": (70.5, 3.2),
     "face_height": (1.0, 0.045),
     "face_depth": (92.0, 7.8),
     "forehead_slope": (12.0, 10.4),
     "brow_ridge": (3.5, 2.86),
     "eye_socket_depth": (7.0, 3.25),
-    "eye_spacing": (0.0, 1.5),
+    "eye_spacing": (2.0, 1.0),
     "eye_height": (0.0, 2.0),
     "nose_length": (0.0, 2.5),
-    "nose_width": (1.0, 0.12),
-    "nose_projection": (21.0, 5.85),
+    "nose_width": (1.4, 0.09),
+    "nose_projection": (14.0, 1.8),
     "nose_bridge": (7.0, 3.9),
     "nose_tip": (3.0, 1.95),
     "cheekbones": (5.0, 3.9),
     "cheek_fullness": (3.5, 4.55),
-    "mouth_width": (1.0, 0.08),
-    "mouth_height": (0.0, 2.0),
+    "mouth_width": (1.32, 0.05),
+    "mouth_height": (-2.0, 2.0),
     "upper_lip": (4.0, 2.34),
     "lower_lip": (4.5, 2.6),
     "chin_projection": (6.0, 5.2),
@@ -114,12 +116,37 @@ PARAMETER_PRIORS: dict[str, tuple[float, float]] = {
     "jaw_angle": (0.0, 0.4),
     "temples": (4.0, 3.25),
     "asymmetry": (0.0, 0.03),
+    "lower_face": (5.0, 3.5),
+    "eye_width": (1.04, 0.04),
 }
 N_PARAMETERS = len(PARAMETER_PRIORS)
-RESIDUAL_SIZE = (
-    2 * 48
-)  # coefficients of the residual field: a symmetric and an antisymmetric part
-RESIDUAL_MM = 2.6  # RMS amplitude of the residual field in the middle of the face
+_WAVES = 48  # sinusoidal fields of each symmetry
+#: the centres (s >= 0, y) in mm of the local bumps (mirrored for s > 0)
+_BUMP_CENTRES = [
+    (s0, y0)
+    for y0 in (
+        -75.0,
+        -55.0,
+        -40.0,
+        -28.0,
+        -16.0,
+        -4.0,
+        8.0,
+        20.0,
+        32.0,
+        45.0,
+        60.0,
+        75.0,
+    )
+    for s0 in (0.0, 14.0, 28.0, 42.0, 58.0, 76.0)
+]
+_BUMP_SIGMA_MM = 13.0
+_N_BUMPS = len(_BUMP_CENTRES)
+#: coefficients of the residual field: sinusoids and local bumps, each with a
+#: symmetric and an antisymmetric part
+RESIDUAL_SIZE = 2 * (_WAVES + _N_BUMPS)
+_BUMP_WEIGHT = 0.6  # weight of each local bump against the longest sinusoid
+RESIDUAL_MM = 2.2  # RMS amplitude of the residual field in the middle of the face
 
 
 def sample_identities(
@@ -173,8 +200,8 @@ def _warp(
             -28.0 * h + idt.eye_height,
             7.0 * h + idt.nose_length,
             42.0 * h + idt.mouth_height,
-            70.0 * h + 0.5 * idt.mouth_height,
-            110.0 * h,
+            70.0 * h + 0.5 * idt.mouth_height + idt.lower_face,
+            110.0 * h + idt.lower_face,
         ]
     )
     y = PchipInterpolator(knots_c, knots)(y_c)
@@ -184,12 +211,13 @@ def _warp(
         * _smoothstep(a, 8.0, 22.0)
         * (1 - _smoothstep(a, 55.0, 80.0))
     )
-    nose_zone = _band(y_c, -2.0, 22.0, 10.0) * (1 - _smoothstep(a, 16.0, 30.0))
+    nose_zone = _band(y_c, 2.0, 18.0, 8.0) * (1 - _smoothstep(a, 16.0, 30.0))
     mouth_band = _band(y_c, 42.0, 10.0, 10.0) * (1 - _smoothstep(a, 28.0, 45.0))
     side = np.sign(s_c)
     s = (
         s_c
         + side * idt.eye_spacing * eye_band
+        + side * (a - 35.5) * (idt.eye_width - 1.0) * eye_band
         + s_c * (idt.nose_width - 1.0) * nose_zone
         + s_c * (idt.mouth_width - 1.0) * mouth_band
     )
@@ -303,7 +331,7 @@ def _residual_fields(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     identity draws their coefficients). Longer wavelengths get larger weights; the
     antisymmetric half is weaker (faces are mostly symmetric).
     """
-    k = RESIDUAL_SIZE // 2
+    k = _WAVES
     fx = np.geomspace(1 / 250, 1 / 35, 8)
     fy = np.geomspace(1 / 250, 1 / 40, 6)
     sym, anti, wavelength = [], [], []
@@ -317,11 +345,18 @@ def _residual_fields(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
                 np.sin(2 * np.pi * a * s) * np.cos(2 * np.pi * b * (y + 95.0) + phase)
             )
             wavelength.append(1 / np.hypot(a, b))
-    fields_ = np.stack(sym[:k] + anti[:k], axis=1)
-    wavelength = np.array(wavelength[:k] * 2)
-    weights = (
-        np.concatenate([np.full(k, 1.0), np.full(k, 0.35)])
-        * (wavelength / wavelength.max()) ** 0.5
+    wavelength = np.array(wavelength[:k])
+    wave_weight = (wavelength / wavelength.max()) ** 0.5
+    bump_sym, bump_anti = [], []
+    for s0, y0 in _BUMP_CENTRES:
+        left = np.exp(-((s - s0) ** 2 + (y - y0) ** 2) / (2 * _BUMP_SIGMA_MM**2))
+        right = np.exp(-((s + s0) ** 2 + (y - y0) ** 2) / (2 * _BUMP_SIGMA_MM**2))
+        bump_sym.append(left + right if s0 else left)
+        bump_anti.append(left - right if s0 else left * np.tanh(s / 5.0))
+    fields_ = np.stack(sym[:k] + bump_sym + anti[:k] + bump_anti, axis=1)
+    bump_weight = np.full(_N_BUMPS, _BUMP_WEIGHT)
+    weights = np.concatenate(
+        [wave_weight, bump_weight, 0.35 * wave_weight, 0.35 * bump_weight]
     )
     return fields_, weights
 

@@ -23,6 +23,7 @@ consistently: the paper's "fully symmetrized" augmentation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -33,14 +34,19 @@ from facelib.geometry.camera import (
     project,
     quaternion_to_matrix,
 )
-from facelib.world.appearance import random_backgrounds, random_lights
-from facelib.world.render import RasterSettings, rasterize, render
+from facelib.graphics.render import Lighting, RasterSettings, rasterize, render
+from facelib.parallel import process_map
+from facelib.world.appearance import random_lighting
+from facelib.world.photo import PhotoSettings, develop
+from facelib.world.places import place_backgrounds, srgb_to_linear
 
 __all__ = [
     "CameraSettings",
     "Cameras",
     "sample_scene_cameras",
     "sample_capture_cameras",
+    "Heads",
+    "LIGHT_FIELDS",
     "render_images",
     "landmark_consistency",
 ]
@@ -57,23 +63,40 @@ class CameraSettings:
     pitch_std_deg: float = 10.0
     roll_std_deg: float = 5.0
     max_yaw_deg: float = 90.0
-    noise_std: tuple[float, float] = (
-        0.005,
-        0.025,
-    )  # sensor noise, image intensities in [0, 1]
 
 
 @dataclass
 class Cameras:
-    """K (..., 3, 3) px, q (..., 4), t (..., 3) mm; light directions (..., 3) in the
-    model frame, ambient and diffuse intensities (...,)."""
+    """K (..., 3, 3) px, q (..., 4), t (..., 3) mm, and each photograph's light
+    (:class:`facelib.graphics.render.Lighting`, model frame): ``light_dir`` (..., 3)
+    towards the dominant light, its ``colour`` (..., 3), the ambient ``sky`` and
+    ``ground`` (..., 3), the highlight's ``specular`` strength and ``shininess``
+    (...,)."""
 
     K: torch.Tensor
     q: torch.Tensor
     t: torch.Tensor
     light_dir: torch.Tensor
-    ambient: torch.Tensor
-    diffuse: torch.Tensor
+    colour: torch.Tensor
+    sky: torch.Tensor
+    ground: torch.Tensor
+    specular: torch.Tensor
+    shininess: torch.Tensor
+
+    FIELDS: ClassVar[tuple[str, ...]] = (
+        "K",
+        "q",
+        "t",
+        "light_dir",
+        "colour",
+        "sky",
+        "ground",
+        "specular",
+        "shininess",
+    )
+
+
+LIGHT_FIELDS = ("light_dir", "colour", "sky", "ground", "specular", "shininess")
 
 
 def _intrinsics(shape: tuple[int, ...], settings: CameraSettings) -> torch.Tensor:
@@ -141,14 +164,10 @@ def sample_scene_cameras(
     )
     q, t = _pose(yaw, settings, g, distance)
     K = _intrinsics(distance.shape, settings)
-    light_dir, ambient, diffuse = random_lights(n_scenes * photos_per_subject, g)
+    light = random_lighting(n_scenes * photos_per_subject, g)
+    shape = (n_scenes, photos_per_subject)
     return Cameras(
-        K,
-        q,
-        t,
-        light_dir.double().view(n_scenes, photos_per_subject, 3),
-        ambient.double().view(n_scenes, photos_per_subject),
-        diffuse.double().view(n_scenes, photos_per_subject),
+        K, q, t, **{k: v.view(*shape, *v.shape[1:]) for k, v in light.items()}
     )
 
 
@@ -179,8 +198,8 @@ def sample_capture_cameras(
     distance = base * (1.0 + wobble * torch.sin(2 * torch.pi * u + phase[2]))
     q, t = orbit_pose(torch.stack([yaw, pitch, roll], -1), distance)
     K = _intrinsics((n_frames,), settings)
-    light_dir, ambient, diffuse = random_lights(1, g)
-    light_dir = light_dir.double()
+    lighting = random_lighting(1, g)
+    light_dir = lighting["light_dir"]
     if motion == "orbit":  # the light stays put relative to the face
         light = light_dir.expand(n_frames, 3).clone()
     # the light stays put relative to the camera, which is fixed: it turns in the face's
@@ -190,14 +209,25 @@ def sample_capture_cameras(
             light_dir[0] @ quaternion_to_matrix(q[n_frames // 2]).T
         )  # as lit in the frontal frame
         light = (quaternion_to_matrix(q).transpose(-1, -2) @ light_cam[:, None])[..., 0]
-    return Cameras(
-        K,
-        q,
-        t,
-        light,
-        ambient.double().expand(n_frames).clone(),
-        diffuse.double().expand(n_frames).clone(),
-    )
+    rest = {
+        k: v.expand(n_frames, *v.shape[1:]).clone()
+        for k, v in lighting.items()
+        if k != "light_dir"
+    }
+    return Cameras(K, q, t, light, **rest)
+
+
+@dataclass(frozen=True)
+class Heads:
+    """What surrounds the faces (:mod:`facelib.world.head`): ``vertices`` (N, Q, 3) mm
+    in each face's model frame, ``albedo`` (N, Q, 3), display RGB in [0, 1], over one
+    topology ``faces`` (G, 3) (indices into the head's Q vertices), and ``gloss`` (Q,),
+    the highlight multiplier per vertex."""
+
+    vertices: torch.Tensor
+    albedo: torch.Tensor
+    faces: torch.Tensor
+    gloss: torch.Tensor
 
 
 def render_images(
@@ -208,64 +238,119 @@ def render_images(
     settings: CameraSettings,
     generator: torch.Generator,
     *,
+    heads: Heads | None = None,
+    photo: PhotoSettings = PhotoSettings(),
     one_background_per_row: bool = False,
-    batch: int = 256,
+    batch: int = 128,
+    workers: int = 1,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
-    """Photographs (N, V, 3, S, S) uint8 of shapes (N, P, 3) mm with albedo (N, P, 3),
-    one per camera (cameras shaped (N, V, ...)): rendered over random backgrounds (one
-    per image, or one per row of V frames for videos), with Gaussian sensor noise.
+    """Photographs (N, V, 3, S, S) uint8 of shapes (N, P, 3) mm with albedo (N, P, 3)
+    (display RGB in [0, 1]), drawn with the triangles ``faces`` (the face's, lid
+    openings cut: :attr:`facelib.world.head.HeadMesh.face_faces`) and, when given,
+    their ``heads``; one per camera (cameras shaped (N, V, ...)).
 
-    ``device``: where the rasterizer runs (``"cuda"`` renders the paper's 224 px data
-    set several times faster than 16 CPU cores). Every
-    random draw (backgrounds, noise) comes from ``generator`` on the CPU either way, so
-    the device changes only the rounding of the rasterizer's arithmetic; the result is
-    always on the CPU."""
+    Each image is lit by its camera's light with cast shadows and highlights, over a
+    place background (:func:`facelib.world.places.place_backgrounds`; one per image,
+    or one per row of V frames for videos), then developed by the camera's pipeline
+    (:func:`facelib.world.photo.develop`).
+
+    The rows are cut into chunks of about ``batch`` images, each drawing from its own
+    generator seeded by one draw of ``generator`` and the chunk's index, so the
+    photographs are the same for any number of ``workers`` (processes). ``device``:
+    where the rasterizer runs (``"cuda"`` renders the paper's 224 px data set several
+    times faster than 16 CPU cores; the chunks then run in this process); random draws
+    are on the CPU either way, so the device changes only the rounding of the
+    rasterizer's arithmetic. The result is always on the CPU."""
     N, V = cameras.q.shape[:2]
     S = settings.image_size
-    P = shapes.shape[1]
-    flat = lambda x: x.reshape(N * V, *x.shape[2:])  # noqa: E731
-    K, q, t, light = (
-        flat(cameras.K).float(),
-        flat(cameras.q).float(),
-        flat(cameras.t).float(),
-        flat(cameras.light_dir).float(),
-    )
-    amb, dif = flat(cameras.ambient).float(), flat(cameras.diffuse).float()
-    subject = torch.arange(N).repeat_interleave(V)
-    out = torch.empty(N * V, 3, S, S, dtype=torch.uint8)
-    lo, hi = settings.noise_std
-    raster = RasterSettings(image_size=(S, S))
-    row_backgrounds = (
-        random_backgrounds(N, S, S, generator) if one_background_per_row else None
-    )
-    on = lambda x: x.to(device)  # noqa: E731
-    faces_on = on(faces)
-    for i in range(0, N * V, batch):
-        j = min(i + batch, N * V)
-        idx = subject[i:j]
-        bg = (
-            row_backgrounds[idx]
-            if one_background_per_row
-            else random_backgrounds(j - i, S, S, generator)
+    base_seed = int(torch.randint(2**62, (1,), generator=generator))
+    rows_per_chunk = max(1, batch // V)
+    jobs = []
+    for k, start in enumerate(range(0, N, rows_per_chunk)):
+        rows = slice(start, min(start + rows_per_chunk, N))
+        jobs.append(
+            _Chunk(
+                shapes=shapes[rows],
+                faces=faces,
+                albedo=albedo[rows],
+                cameras=Cameras(
+                    **{f: getattr(cameras, f)[rows] for f in Cameras.FIELDS}
+                ),
+                heads=None
+                if heads is None
+                else Heads(
+                    heads.vertices[rows], heads.albedo[rows], heads.faces, heads.gloss
+                ),
+                image_size=S,
+                photo=photo,
+                one_background_per_row=one_background_per_row,
+                seed=base_seed + k,
+                device=str(device),
+            )
         )
-        img = render(
-            on(shapes[idx].float().view(-1, P, 3)),
-            faces_on,
-            on(albedo[idx].float()),
-            on(K[i:j]),
-            on(q[i:j]),
-            on(t[i:j]),
-            on(light[i:j]),
-            on(bg),
-            ambient=on(amb[i:j]),
-            diffuse=on(dif[i:j]),
-            settings=raster,
-        ).images.cpu()
-        sigma = lo + (hi - lo) * torch.rand(j - i, 1, 1, 1, generator=generator)
-        img = img + sigma * torch.randn(img.shape, generator=generator)
-        out[i:j] = (img.clamp(0, 1) * 255).round().to(torch.uint8)
-    return out.view(N, V, 3, S, S)
+    parts = process_map(_render_chunk, jobs, workers if str(device) == "cpu" else 1)
+    return torch.cat(parts) if parts else torch.empty(0, V, 3, S, S, torch.uint8)
+
+
+@dataclass
+class _Chunk:
+    """One job of :func:`render_images`: some rows of subjects and their cameras."""
+
+    shapes: torch.Tensor
+    faces: torch.Tensor
+    albedo: torch.Tensor
+    cameras: Cameras
+    heads: Heads | None
+    image_size: int
+    photo: PhotoSettings
+    one_background_per_row: bool
+    seed: int
+    device: str
+
+
+def _render_chunk(chunk: _Chunk) -> torch.Tensor:
+    """The photographs (n, V, 3, S, S) uint8 of one chunk (:func:`render_images`)."""
+    generator = torch.Generator().manual_seed(chunk.seed)
+    cameras, heads, S = chunk.cameras, chunk.heads, chunk.image_size
+    N, V = cameras.q.shape[:2]
+    P = chunk.shapes.shape[1]
+    flat = lambda x: x.reshape(N * V, *x.shape[2:])  # noqa: E731
+    K, q, t = (flat(x).float() for x in (cameras.K, cameras.q, cameras.t))
+    light = {k: flat(getattr(cameras, k)).float() for k in LIGHT_FIELDS}
+    subject = torch.arange(N).repeat_interleave(V)
+    if chunk.one_background_per_row:
+        backgrounds = place_backgrounds(N, S, S, generator)[subject]
+    else:
+        backgrounds = place_backgrounds(N * V, S, S, generator)
+    faces = chunk.faces.long()
+    verts = chunk.shapes.float()[subject]
+    alb = srgb_to_linear(chunk.albedo.float())[subject]
+    gloss = torch.ones(P)
+    if heads is not None:
+        faces = torch.cat([faces, heads.faces.long() + P])
+        gloss = torch.cat([gloss, heads.gloss.float()])
+        verts = torch.cat([verts, heads.vertices.float()[subject]], 1)
+        alb = torch.cat([alb, srgb_to_linear(heads.albedo.float())[subject]], 1)
+    lighting = Lighting(*(light[k] for k in LIGHT_FIELDS), shadows=True).to(
+        chunk.device
+    )
+    on = lambda x: x.to(chunk.device)  # noqa: E731
+    linear = render(
+        on(verts),
+        on(faces),
+        on(alb),
+        on(K),
+        on(q),
+        on(t),
+        None,
+        on(backgrounds),
+        lighting=lighting,
+        gloss=on(gloss.expand(N * V, -1)),
+        settings=RasterSettings(image_size=(S, S)),
+        clamp=False,
+    ).images.cpu()
+    return develop(linear, generator, chunk.photo).view(N, V, 3, S, S)
 
 
 def landmark_consistency(

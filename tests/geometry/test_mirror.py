@@ -136,7 +136,7 @@ def test_mirrored_scene_renders_as_the_flipped_image(world):
     """Render a scene, and render its mirror image (mirrored shape, camera, albedo and
     light): the second must be the first flipped left-right, pixel for pixel except on a
     few edge pixels."""
-    from facelib.world.render import render
+    from facelib.graphics.render import render
     from facelib.world.scenes import CameraSettings, sample_scene_cameras
 
     template, shapes, albedo = world

@@ -1,13 +1,13 @@
-"""facelib.world.render against a slow, obviously correct rasterizer and hand-computed
-scenes."""
+"""facelib.graphics.render against a slow, obviously correct rasterizer and
+hand-computed scenes."""
 
 import numpy as np
 import pytest
 import torch
 
 from facelib.geometry import camera
+from facelib.graphics.render import RasterSettings, rasterize, render, vertex_normals
 from facelib.world.identity import face_shape, sample_identities
-from facelib.world.render import RasterSettings, rasterize, render, vertex_normals
 from facelib.world.template import build_template
 
 

@@ -1,5 +1,5 @@
 """A batched z-buffer rasterizer for triangle meshes in PyTorch (CPU and CUDA), with
-Lambertian shading.
+per-pixel shading, highlights and cast shadows.
 
 Why hand-written: PyTorch3D has no wheels for current torch, nvdiffrast is CUDA-only and
 GL-based renderers need system libraries (see the design notes). The data set needs
@@ -18,10 +18,11 @@ How it works, for B meshes (one per image) that share one triangle list:
 3. **Depth test.** Each (pixel, triangle) candidate gets a 64-bit key ``depth_in_µm <<
    24 | triangle`` and ``scatter_reduce(amin)`` keeps the nearest per pixel; ties go to
    the lower triangle id.
-4. **Shading.** For the winning triangle of each pixel, perspective-correct barycentric
-   coordinates interpolate per-vertex attributes: albedo and the vertex normal, shaded
-   as ``albedo * (ambient + diffuse * max(0, n . l))`` with ``l`` the direction towards
-   the light, then composited over the background.
+4. **Shading**, per pixel (:func:`shade`): the winning triangle's perspective-correct
+   barycentrics interpolate its corners' position, normal and albedo (or texture
+   coordinates); the light (:class:`Lighting`) is an ambient environment brighter from
+   above than below, a dominant coloured light with a Blinn-Phong highlight, and its
+   cast shadows from a shadow map (the meshes rasterized once more from the light).
 
 Conventions: images are ``(B, 3, H, W)`` float in [0, 1]; vertices ``(B, P, 3)`` in mm,
 model frame; cameras ``K (B, 3, 3)``, ``q (B, 4)``, ``t (B, 3)``; light directions ``(B,
@@ -34,13 +35,20 @@ from dataclasses import dataclass
 
 import torch
 
-from facelib.geometry.camera import model_to_camera
+from facelib.geometry.camera import (
+    camera_center,
+    matrix_to_quaternion,
+    model_to_camera,
+)
 
 __all__ = [
     "RasterSettings",
     "Fragments",
     "rasterize",
     "vertex_normals",
+    "Lighting",
+    "light_cameras",
+    "shadow_visibility",
     "shade",
     "render",
     "RenderedImages",
@@ -290,49 +298,245 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(n.view(P, B, 3).permute(1, 0, 2), dim=-1)
 
 
+@dataclass
+class Lighting:
+    """The light of B images, in the model frame; intensities in linear RGB.
+
+    direction: (B, 3) unit vectors from the face towards the dominant light.
+    colour: (B, 3) that light's intensity per channel (its colour temperature).
+    sky, ground: (B, 3) the ambient light arriving from above (-y) and from below
+    (+y); a surface's ambient light blends the two by its normal's vertical component
+    (a first-order spherical-harmonic environment).
+    specular: (B,) the strength of the dominant light's highlight (Blinn-Phong) and
+    shininess: (B,) its exponent.
+    shadows: whether the dominant light casts shadows (a shadow map, see
+    :func:`shadow_visibility`); shadow_quantile: the share of the vertices the map
+    frames (:func:`light_cameras`).
+    """
+
+    direction: torch.Tensor
+    colour: torch.Tensor
+    sky: torch.Tensor
+    ground: torch.Tensor
+    specular: torch.Tensor
+    shininess: torch.Tensor
+    shadows: bool = False
+    shadow_quantile: float = 1.0
+
+    @classmethod
+    def simple(
+        cls,
+        direction: torch.Tensor,
+        ambient: torch.Tensor | float,
+        diffuse: torch.Tensor | float,
+    ) -> "Lighting":
+        """White light from ``direction`` (B, 3) with grey ambient and diffuse
+        intensities (floats or (B,)), no highlight and no shadows."""
+        B = direction.shape[0]
+        opts = dict(dtype=direction.dtype, device=direction.device)
+        amb = torch.as_tensor(ambient, **opts).expand(B)[:, None].expand(B, 3)
+        dif = torch.as_tensor(diffuse, **opts).expand(B)[:, None].expand(B, 3)
+        zero = torch.zeros(B, **opts)
+        return cls(direction, dif, amb, amb, zero, zero + 1.0)
+
+    def to(self, device) -> "Lighting":
+        move = lambda x: x.to(device)  # noqa: E731
+        return Lighting(
+            *(move(x) for x in (self.direction, self.colour, self.sky, self.ground)),
+            move(self.specular),
+            move(self.shininess),
+            self.shadows,
+            self.shadow_quantile,
+        )
+
+
+def light_cameras(
+    vertices: torch.Tensor,
+    direction: torch.Tensor,
+    size: int,
+    distance: float = 3000.0,
+    quantile: float = 1.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cameras that look at B meshes (B, P, 3) from their lights: placed ``distance``
+    mm from the mesh's centre along ``direction`` (B, 3), pointing back at it, with a
+    field of view that holds the mesh in ``size`` x ``size`` pixels (nearly
+    orthographic at that distance). With ``quantile`` < 1 the view holds that share
+    of the vertices round their median, not the outliers (a head's shoulders), and
+    spends the map's pixels where the shadows that show are. Returns K (B, 3, 3), q
+    (B, 4), t (B, 3)."""
+    if quantile < 1.0:
+        centre = vertices.median(dim=1).values
+        radius = torch.quantile((vertices - centre[:, None]).norm(dim=-1), quantile, 1)
+    else:
+        centre = (vertices.amax(1) + vertices.amin(1)) / 2  # (B, 3)
+        radius = (vertices - centre[:, None]).norm(dim=-1).amax(1)  # (B,)
+    z_axis = -torch.nn.functional.normalize(direction, dim=-1)
+    up = torch.zeros_like(z_axis)
+    up[:, 1] = 1.0
+    # a light straight above or below: take x as the reference instead
+    up[z_axis[:, 1].abs() > 0.99] = torch.tensor(
+        [1.0, 0.0, 0.0], dtype=up.dtype, device=up.device
+    )
+    y_axis = torch.nn.functional.normalize(
+        up - (up * z_axis).sum(-1, keepdim=True) * z_axis, dim=-1
+    )
+    x_axis = torch.cross(y_axis, z_axis, dim=-1)
+    R = torch.stack([x_axis, y_axis, z_axis], dim=-2)  # rows: the camera's axes
+    eye = centre + distance * (-z_axis)
+    t = -(R @ eye[..., None])[..., 0]
+    focal = (size / 2 - 1) * (distance - radius) / radius
+    K = torch.zeros(
+        vertices.shape[0], 3, 3, dtype=vertices.dtype, device=vertices.device
+    )
+    K[:, 0, 0] = K[:, 1, 1] = focal
+    K[:, 0, 2] = K[:, 1, 2] = (size - 1) / 2
+    K[:, 2, 2] = 1.0
+    return K, matrix_to_quaternion(R), t
+
+
+def shadow_visibility(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    direction: torch.Tensor,
+    batch: torch.Tensor,
+    points: torch.Tensor,
+    *,
+    normals: torch.Tensor | None = None,
+    size: int = 128,
+    bias_mm: float = 3.0,
+    normal_offset_mm: float = 4.0,
+    quantile: float = 1.0,
+) -> torch.Tensor:
+    """How much of the light reaches each of N surface points (N,) in [0, 1].
+
+    A shadow map: the meshes (B, P, 3) are rasterized from their lights
+    (:func:`light_cameras`, ``size`` pixels); a point (``points`` (N, 3) on mesh
+    ``batch`` (N,)) is lit where its depth from the light is within ``bias_mm`` of the
+    nearest surface the light sees there. The 2 x 2 nearest map pixels are averaged
+    (percentage-closer filtering) to soften the shadow's edge. Given the points' unit
+    ``normals`` (N, 3), each point is first moved ``normal_offset_mm`` along its normal,
+    so that a surface seen at a grazing angle from the light does not shadow itself
+    (one map pixel spans several mm of depth there).
+    """
+    if normals is not None:
+        points = points + normal_offset_mm * normals
+    K, q, t = light_cameras(vertices, direction, size, quantile=quantile)
+    fragments = rasterize(
+        vertices, faces, K, q, t, RasterSettings(image_size=(size, size))
+    )
+    cam = model_to_camera(points[:, None, :], q[batch], t[batch])[:, 0]  # (N, 3)
+    u = cam[:, 0] * K[batch, 0, 0] / cam[:, 2] + K[batch, 0, 2]
+    v = cam[:, 1] * K[batch, 1, 1] / cam[:, 2] + K[batch, 1, 2]
+    lit = torch.zeros_like(u)
+    u0, v0 = torch.floor(u).long(), torch.floor(v).long()
+    for du in (0, 1):
+        for dv in (0, 1):
+            uu = (u0 + du).clamp(0, size - 1)
+            vv = (v0 + dv).clamp(0, size - 1)
+            nearest = fragments.depth[batch, vv, uu]
+            lit += (cam[:, 2] <= nearest + bias_mm).to(lit.dtype)
+    # points the map does not cover (outside a quantile's view) are lit
+    outside = (u < 0) | (v < 0) | (u > size - 1) | (v > size - 1)
+    return torch.where(outside, torch.ones_like(lit), lit / 4)
+
+
 def shade(
     fragments: Fragments,
     faces: torch.Tensor,
+    vertices: torch.Tensor,
     albedo: torch.Tensor,
     normals: torch.Tensor,
-    light_dir: torch.Tensor,
-    ambient: torch.Tensor | float,
-    diffuse: torch.Tensor | float,
+    lighting: Lighting,
+    eye: torch.Tensor,
     background: torch.Tensor,
+    *,
+    gloss: torch.Tensor | None = None,
+    uv: torch.Tensor | None = None,
+    texture: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Lambertian + ambient shading of the rasterized pixels over ``background``.
+    """Shade the rasterized pixels over ``background``, per pixel.
+
+    At each covered pixel the perspective-correct barycentrics interpolate the
+    position, the normal (renormalised) and the albedo of its triangle's corners; the
+    colour is ``albedo * (ambient(n) + colour * max(0, n . l) * lit) + specular *
+    gloss * colour * max(0, n . h)^shininess * lit`` (:class:`Lighting`; ``h`` the
+    half-vector between the light and the direction to the eye; ``lit`` the shadow
+    map's visibility, 1 without shadows). Not clamped: the camera's pipeline decides
+    how highlights saturate.
 
     Args:
-        albedo: per-vertex colour (B, P, 3) in [0, 1].
-        normals: unit vertex normals (B, P, 3), same frame as ``light_dir``.
-        light_dir: unit direction towards the light (B, 3).
-        ambient, diffuse: light intensities, floats or (B,).
-        background: (B, 3, H, W) in [0, 1].
+        vertices: (B, P, 3) mm and normals: unit vertex normals (B, P, 3), model frame.
+        albedo: per-vertex colour (B, P, 3), linear RGB in [0, 1]; replaced by the
+            ``texture`` (B, 3, Ht, Wt) sampled at the interpolated ``uv`` (P, 2) in
+            [0, 1] (v up, as in OBJ files) where both are given.
+        gloss: (B, P) per-vertex multiplier of the highlight (default 1).
+        eye: (B, 3) the camera centres in the model frame, mm.
+        background: (B, 3, H, W).
 
     Returns:
-        images (B, 3, H, W) in [0, 1].
+        images (B, 3, H, W), linear RGB (not clamped).
     """
     faces = faces.to(device=albedo.device, dtype=torch.long)
-    B = albedo.shape[0]
-    amb = torch.as_tensor(ambient, dtype=albedo.dtype, device=albedo.device).expand(B)
-    dif = torch.as_tensor(diffuse, dtype=albedo.dtype, device=albedo.device).expand(B)
-    vertex_light = amb[:, None] + dif[:, None] * (normals * light_dir[:, None, :]).sum(
-        -1
-    ).clamp_min(0.0)  # (B, P)
-    vertex_colour = albedo * vertex_light[..., None]  # (B, P, 3)
     image = background.permute(0, 2, 3, 1).clone()  # (B, H, W, 3)
     b, y, x = fragments.mask.nonzero(as_tuple=True)
-    f = fragments.triangle[b, y, x]
-    corners = vertex_colour[b[:, None], faces[f]]  # (N, 3 corners, 3 channels)
-    image[b, y, x] = (
-        (fragments.bary[b, y, x][..., None] * corners).sum(1).to(image.dtype)
-    )
-    return image.clamp(0.0, 1.0).permute(0, 3, 1, 2)
+    if b.numel() == 0:
+        return image.permute(0, 3, 1, 2)
+    corner = faces[fragments.triangle[b, y, x]]  # (N, 3)
+    w = fragments.bary[b, y, x].to(albedo.dtype)[..., None]  # (N, 3, 1)
+    interp = lambda attr: (w * attr[b[:, None], corner]).sum(1)  # noqa: E731
+    n = torch.nn.functional.normalize(interp(normals), dim=-1)
+    pos = interp(vertices)
+    if texture is not None and uv is not None:
+        st = (w * uv.to(albedo)[corner]).sum(1)  # (N, 2)
+        grid = torch.stack([st[:, 0] * 2 - 1, 1 - st[:, 1] * 2], -1)
+        a = torch.empty(b.shape[0], 3, dtype=albedo.dtype, device=albedo.device)
+        for k in b.unique():
+            sel = b == k
+            sample = torch.nn.functional.grid_sample(
+                texture[k : k + 1].to(albedo.dtype),
+                grid[sel][None, None],
+                mode="bilinear",
+                padding_mode="border",
+                align_corners=False,
+            )  # (1, 3, 1, M)
+            a[sel] = sample[0, :, 0].T
+    else:
+        a = interp(albedo)
+    L = lighting
+    light = L.direction.to(albedo.dtype)[b]
+    ndl = (n * light).sum(-1).clamp_min(0.0)
+    up = (-n[:, 1] * 0.5 + 0.5)[:, None]
+    ambient = L.ground[b] + (L.sky[b] - L.ground[b]) * up
+    lit = torch.ones_like(ndl)
+    if L.shadows:
+        lit = shadow_visibility(
+            vertices,
+            faces,
+            L.direction.to(vertices),
+            b,
+            pos,
+            normals=n,
+            size=160,
+            quantile=L.shadow_quantile,
+        )
+    colour = L.colour[b].to(albedo.dtype)
+    out = a * (ambient + colour * (ndl * lit)[:, None])
+    strength = L.specular[b].to(albedo.dtype)
+    if bool((strength > 0).any()):
+        view = torch.nn.functional.normalize(eye.to(albedo.dtype)[b] - pos, dim=-1)
+        half = torch.nn.functional.normalize(light + view, dim=-1)
+        ndh = (n * half).sum(-1).clamp_min(0.0)
+        g = interp(gloss[..., None])[:, 0] if gloss is not None else 1.0
+        highlight = strength * g * ndh ** L.shininess[b] * (ndl > 0) * lit
+        out = out + colour * highlight[:, None]
+    image[b, y, x] = out.to(image.dtype)
+    return image.permute(0, 3, 1, 2)
 
 
 @dataclass
 class RenderedImages:
-    """images (B, 3, H, W) in [0, 1]; fragments as rasterized."""
+    """images (B, 3, H, W), in [0, 1] unless rendered with ``clamp=False``; fragments
+    as rasterized."""
 
     images: torch.Tensor
     fragments: Fragments
@@ -345,15 +549,23 @@ def render(
     K: torch.Tensor,
     q: torch.Tensor,
     t: torch.Tensor,
-    light_dir: torch.Tensor,
+    light_dir: torch.Tensor | None,
     background: torch.Tensor,
     *,
     ambient: torch.Tensor | float = 0.35,
     diffuse: torch.Tensor | float = 0.75,
+    lighting: Lighting | None = None,
+    gloss: torch.Tensor | None = None,
+    uv: torch.Tensor | None = None,
+    texture: torch.Tensor | None = None,
     settings: RasterSettings | None = None,
+    clamp: bool = True,
 ) -> RenderedImages:
     """Rasterize and shade B meshes: the one call the data set uses. Shapes as in
-    :func:`shade`."""
+    :func:`shade`. The light is ``lighting`` or, without it, white light from
+    ``light_dir`` with ``ambient`` and ``diffuse`` intensities
+    (:meth:`Lighting.simple`). ``clamp``: clip the images to [0, 1] (turn it off to
+    keep linear values for a camera pipeline)."""
     if background.dim() != 4 or background.shape[1] != 3:
         raise ValueError(
             f"expected background (B, 3, H, W), got {tuple(background.shape)}"
@@ -364,11 +576,27 @@ def render(
             f"background {tuple(background.shape[-2:])} does not match image_size "
             f"{settings.image_size}"
         )
+    if lighting is None:
+        if light_dir is None:
+            raise ValueError("give either light_dir or lighting")
+        lighting = Lighting.simple(light_dir, ambient, diffuse)
     fragments = rasterize(vertices, faces, K, q, t, settings)
     normals = vertex_normals(vertices, faces)
     images = shade(
-        fragments, faces, albedo, normals, light_dir, ambient, diffuse, background
+        fragments,
+        faces,
+        vertices,
+        albedo,
+        normals,
+        lighting,
+        camera_center(q, t),
+        background,
+        gloss=gloss,
+        uv=uv,
+        texture=texture,
     )
+    if clamp:
+        images = images.clamp(0.0, 1.0)
     return RenderedImages(images=images, fragments=fragments)
 
 

@@ -1,0 +1,1 @@
+"""Drawing meshes into images: the z-buffer rasterizer and its shading."""
