@@ -453,6 +453,7 @@ def shade(
     gloss: torch.Tensor | None = None,
     uv: torch.Tensor | None = None,
     texture: torch.Tensor | None = None,
+    shadow_faces: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Shade the rasterized pixels over ``background``, per pixel.
 
@@ -470,6 +471,8 @@ def shade(
             ``texture`` (B, 3, Ht, Wt) sampled at the interpolated ``uv`` (P, 2) in
             [0, 1] (v up, as in OBJ files) where both are given.
         gloss: (B, P) per-vertex multiplier of the highlight (default 1).
+        shadow_faces: the triangles that cast shadows (default: ``faces``); a coarser
+            set makes the shadow map cheaper.
         eye: (B, 3) the camera centres in the model frame, mm.
         background: (B, 3, H, W).
 
@@ -509,14 +512,15 @@ def shade(
     ambient = L.ground[b] + (L.sky[b] - L.ground[b]) * up
     lit = torch.ones_like(ndl)
     if L.shadows:
+        casters = faces if shadow_faces is None else shadow_faces.to(faces)
         lit = shadow_visibility(
             vertices,
-            faces,
+            casters,
             L.direction.to(vertices),
             b,
             pos,
             normals=n,
-            size=160,
+            size=96,
             quantile=L.shadow_quantile,
         )
     colour = L.colour[b].to(albedo.dtype)
@@ -558,6 +562,7 @@ def render(
     gloss: torch.Tensor | None = None,
     uv: torch.Tensor | None = None,
     texture: torch.Tensor | None = None,
+    shadow_faces: torch.Tensor | None = None,
     settings: RasterSettings | None = None,
     clamp: bool = True,
 ) -> RenderedImages:
@@ -594,6 +599,7 @@ def render(
         gloss=gloss,
         uv=uv,
         texture=texture,
+        shadow_faces=shadow_faces,
     )
     if clamp:
         images = images.clamp(0.0, 1.0)

@@ -19,8 +19,10 @@ stage; each stage is a function that returns a dataclass:
    a subject's size goes into the camera distance. Every subject's true shape (with its
    true size) is then rigidly aligned onto the model's mean: the model frame of the
    cameras -> :class:`Model`;
-5. :func:`render_photographs`: ``V`` training photographs per subject with their cameras
-   (:mod:`facelib.world.scenes`) -> :class:`Photographs`;
+5. :func:`render_photographs`: every subject's appearance and whole head
+   (:func:`dress_heads`, :mod:`facelib.world.head`), then ``V`` training photographs
+   per subject with their cameras and lights (:mod:`facelib.world.scenes`) ->
+   :class:`Photographs`;
 6. :func:`render_captures`: 3DFAW-like captures (one video per motion, ``orbit`` and
    ``turn``) of the captured test subjects -> :class:`Captures`.
 
@@ -59,6 +61,7 @@ from facelib.world.head import (
     eye_latitude,
     head_vertices,
     sample_head_styles,
+    shadow_faces,
 )
 from facelib.world.identity import Identity, face_shapes, sample_identities
 from facelib.world.registration import RegistrationSettings, register
@@ -476,7 +479,10 @@ def render_photographs(
         camera_settings,
         torch.Generator().manual_seed(streams["render"]),
         heads=heads,
-        workers=workers,
+        shadow_faces=torch.from_numpy(
+            shadow_faces(build_head(template), len(albedo[0]))
+        ),
+        # in this process: torch's threads render faster here than worker processes
         device=render_device,
     )
     return Photographs(images=images, cameras=cameras, albedo=albedo, heads=heads)
@@ -504,7 +510,6 @@ def render_captures(
     camera_settings: CameraSettings,
     seed: int,
     render_device: str,
-    workers: int = 1,
 ) -> Captures:
     """The captures of ``capture_ids``: cameras of every motion of every subject, then
     the frames (each video over one background), all from one stream."""
@@ -532,8 +537,10 @@ def render_captures(
         camera_settings,
         generator,
         heads=Heads(heads.vertices[rows], heads.albedo[rows], heads.faces, heads.gloss),
+        shadow_faces=torch.from_numpy(
+            shadow_faces(build_head(template), len(albedo[0]))
+        ),
         one_background_per_row=True,
-        workers=workers,
         device=render_device,
     )
     images = images.numpy().reshape(M, len(CAPTURE_MOTIONS), F, 3, S, S)
@@ -625,7 +632,6 @@ def build_dataset(
         camera_settings,
         streams["captures"],
         config.render_device,
-        config.workers,
     )
     seconds["captures"] = time.perf_counter() - tick
     M, F = len(capture_ids), config.capture_frames

@@ -29,6 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import trimesh
 
 from facelib.data.template import FaceTemplate
 from facelib.world.identity import Identity, surface_points
@@ -42,6 +43,7 @@ __all__ = [
     "sample_head_styles",
     "head_vertices",
     "eye_latitude",
+    "shadow_faces",
 ]
 
 HAIR_STYLES = ("bald", "short", "fringe", "long", "tied")
@@ -100,7 +102,9 @@ class HeadMesh:
 
     faces: (F, 3) triangles over the head's vertices (all parts, outward winding);
     parts: name -> slice of the head's vertices; face_faces: the template's triangles
-    without the lid openings (render these for the face); eye_opening: (P,) bool, the
+    without the lid openings (render these for the face); coarse_face_faces: triangles
+    over every other row and column of the template's grid (a quarter as many), enough
+    to cast the face's shadows (:func:`shadow_faces`); eye_opening: (P,) bool, the
     template vertices inside a lid opening; hair_grid: (rows, columns) of the hair
     shell's canonical rows (y) and angles (rad), used for the style masks.
     """
@@ -110,6 +114,7 @@ class HeadMesh:
     face_faces: np.ndarray
     eye_opening: np.ndarray
     n_points: int
+    coarse_face_faces: np.ndarray | None = None
 
 
 def _grid_faces(rows: int, cols: int, offset: int, wrap: bool) -> np.ndarray:
@@ -225,8 +230,36 @@ def _build_head(template: FaceTemplate) -> HeadMesh:
             part_faces = _orient(v, part_faces, centre)
         oriented.append(part_faces)
     return HeadMesh(
-        np.concatenate(oriented), parts, mesh.face_faces, opening, mesh.n_points
+        np.concatenate(oriented),
+        parts,
+        mesh.face_faces,
+        opening,
+        mesh.n_points,
+        _coarse_face(template),
     )
+
+
+def _coarse_face(template: FaceTemplate) -> np.ndarray:
+    """Triangles over every other row and column of the template's grid, wound like
+    the template's (outwards)."""
+    rows, cols = template.grid_shape
+    ids = np.arange(rows * cols).reshape(rows, cols)[::2, ::2]
+    r, c = ids.shape
+    local = _grid_faces(r, c, 0, False)
+    faces = ids.reshape(-1)[local]
+    face = surface_points(Identity(), template.canonical)
+    reference = trimesh.Trimesh(face, template.faces, process=False).vertex_normals
+    v = face[faces]
+    normal = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
+    outward = (normal * reference[faces].sum(1)).sum(-1) >= 0
+    return np.where(outward[:, None], faces, faces[:, ::-1])
+
+
+def shadow_faces(mesh: HeadMesh, n_face_points: int) -> np.ndarray:
+    """The triangles that cast shadows in a photograph of a face (``n_face_points``
+    vertices) and its head: the coarse face grid and every part of the head, indexed
+    like the rendered vertices (the face's first, then the head's)."""
+    return np.concatenate([mesh.coarse_face_faces, mesh.faces + n_face_points])
 
 
 def _orient_tube(v: np.ndarray, faces: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ subject's left, +y down, the face looking towards -z). Everything is numpy float
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import astuple, dataclass, fields
 from functools import lru_cache
 
@@ -375,6 +376,32 @@ def _residual_normalisation() -> np.ndarray:
     return weights / np.sqrt((weights**2).sum()) / rms
 
 
+def _residual_basis(s: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The residual fields at (s, y), windowed and normalised: (N, RESIDUAL_SIZE) mm
+    per unit coefficient. Kept for the last few point sets (the template's canonical
+    points come back for every identity)."""
+    key = hashlib.sha1(np.ascontiguousarray(np.stack([s, y])).tobytes()).digest()
+    basis = _BASIS_CACHE.get(key)
+    if basis is None:
+        raw, _ = _residual_fields(s, y)
+        # strongest on the face, weaker towards the ears, the hairline and under the
+        # chin (smooth outlines)
+        window = 1.0 - 0.6 * _smoothstep(np.abs(s), 55.0, 115.0)
+        window = (
+            window
+            * (1.0 - 0.6 * _smoothstep(-y, 60.0, 95.0))
+            * (1.0 - 0.5 * _smoothstep(y, 70.0, 95.0))
+        )
+        basis = RESIDUAL_MM * window[:, None] * raw * _residual_normalisation()
+        if len(_BASIS_CACHE) >= 4:
+            _BASIS_CACHE.pop(next(iter(_BASIS_CACHE)))
+        _BASIS_CACHE[key] = basis
+    return basis
+
+
+_BASIS_CACHE: dict[bytes, np.ndarray] = {}
+
+
 def _residual(coeff: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The residual displacement (N,) in mm at canonical (s, y) for coefficients
     (RESIDUAL_SIZE,)."""
@@ -383,16 +410,7 @@ def _residual(coeff: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"expected residual coefficients ({RESIDUAL_SIZE},), got {coeff.shape}"
         )
-    raw, _ = _residual_fields(s, y)
-    # strongest on the face, weaker towards the ears, the hairline and under the chin
-    # (smooth outlines)
-    window = 1.0 - 0.6 * _smoothstep(np.abs(s), 55.0, 115.0)
-    window = (
-        window
-        * (1.0 - 0.6 * _smoothstep(-y, 60.0, 95.0))
-        * (1.0 - 0.5 * _smoothstep(y, 70.0, 95.0))
-    )
-    return RESIDUAL_MM * window * (raw @ (_residual_normalisation() * coeff))
+    return _residual_basis(s, y) @ coeff
 
 
 def surface_points(identity: Identity, canonical: np.ndarray) -> np.ndarray:

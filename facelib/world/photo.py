@@ -41,15 +41,15 @@ class PhotoSettings:
     jpeg_probability, jpeg_quality: share of images compressed, their quality.
     """
 
-    exposure_stops: tuple[float, float] = (-0.7, 0.5)
+    exposure_stops: tuple[float, float] = (-0.4, 0.6)
     white_balance: float = 0.07
     defocus_px: tuple[float, float] = (0.0, 0.8)
-    motion_probability: float = 0.25
-    motion_px: tuple[float, float] = (1.0, 3.0)
-    shot_noise: tuple[float, float] = (0.005, 0.03)
-    read_noise: tuple[float, float] = (0.002, 0.012)
+    motion_probability: float = 0.15
+    motion_px: tuple[float, float] = (1.0, 2.0)
+    shot_noise: tuple[float, float] = (0.003, 0.02)
+    read_noise: tuple[float, float] = (0.002, 0.008)
     jpeg_probability: float = 0.7
-    jpeg_quality: tuple[int, int] = (35, 95)
+    jpeg_quality: tuple[int, int] = (50, 95)
 
 
 def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:

@@ -239,6 +239,7 @@ def render_images(
     generator: torch.Generator,
     *,
     heads: Heads | None = None,
+    shadow_faces: torch.Tensor | None = None,
     photo: PhotoSettings = PhotoSettings(),
     one_background_per_row: bool = False,
     batch: int = 128,
@@ -253,7 +254,9 @@ def render_images(
     Each image is lit by its camera's light with cast shadows and highlights, over a
     place background (:func:`facelib.world.places.place_backgrounds`; one per image,
     or one per row of V frames for videos), then developed by the camera's pipeline
-    (:func:`facelib.world.photo.develop`).
+    (:func:`facelib.world.photo.develop`). ``shadow_faces``: the triangles that cast
+    the shadows, indexed into the face's vertices then the head's (default: all that
+    are drawn; :func:`facelib.world.head.shadow_faces` is a quarter of the face's).
 
     The rows are cut into chunks of about ``batch`` images, each drawing from its own
     generator seeded by one draw of ``generator`` and the chunk's index, so the
@@ -283,6 +286,7 @@ def render_images(
                     heads.vertices[rows], heads.albedo[rows], heads.faces, heads.gloss
                 ),
                 image_size=S,
+                shadow_faces=shadow_faces,
                 photo=photo,
                 one_background_per_row=one_background_per_row,
                 seed=base_seed + k,
@@ -303,6 +307,7 @@ class _Chunk:
     cameras: Cameras
     heads: Heads | None
     image_size: int
+    shadow_faces: torch.Tensor | None
     photo: PhotoSettings
     one_background_per_row: bool
     seed: int
@@ -347,6 +352,7 @@ def _render_chunk(chunk: _Chunk) -> torch.Tensor:
         on(backgrounds),
         lighting=lighting,
         gloss=on(gloss.expand(N * V, -1)),
+        shadow_faces=None if chunk.shadow_faces is None else on(chunk.shadow_faces),
         settings=RasterSettings(image_size=(S, S)),
         clamp=False,
     ).images.cpu()
