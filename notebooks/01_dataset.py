@@ -511,9 +511,9 @@ real_images = np.stack([c.image for c in crops])
 shown_ours = ours[: len(crops) * 2]
 fig = viz.image_grid(
     np.concatenate([real_images, shown_ours]).transpose(0, 3, 1, 2),
-    columns=len(crops) * 3,
+    columns=len(crops),
     titles=[f"real: {c.name}" for c in crops] + ["ours"] * len(shown_ours),
-    size=1.3,
+    size=1.6,
 )
 display(
     Table(

@@ -224,7 +224,7 @@ def landmark_check(
     """Reconstruct one photograph (S, S, 3) uint8 with a single-view ``network`` and
     project its landmarks with its camera and the intrinsics ``K`` (3, 3) it was
     trained with; compare with the ``annotated`` landmarks (68, 2) px."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None]
+    x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None]
     with torch.no_grad():
         pred = network(x.to(next(network.parameters()).device))
     shape = data.morphable_model.shape(pred.alpha[0].cpu().double())
