@@ -53,3 +53,18 @@ def world():
         np.stack([vertex_albedo(a, template) for a in sample_appearances(3, rng)])
     )
     return template, shapes, albedo
+
+
+@pytest.fixture(scope="session")
+def james():
+    """menpo3d's real scan (:func:`facelib.real.scan.load_james`), or a skip when its
+    files are not installed (``python -m facelib.real.assets``)."""
+    from facelib.real.assets import asset_path
+    from facelib.real.scan import load_james
+
+    try:
+        for name in ("james.obj", "james.jpg", "james.ljson"):
+            asset_path(name)
+    except (FileNotFoundError, ValueError) as err:
+        pytest.skip(f"james is not available: {err}")
+    return load_james()

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -67,7 +67,6 @@ from facelib.world.identity import Identity, face_shapes, sample_identities
 from facelib.world.registration import RegistrationSettings, register
 from facelib.world.scans import ScanSettings, simulate_scan
 from facelib.world.scenes import (
-    LIGHT_FIELDS,
     Cameras,
     CameraSettings,
     Heads,
@@ -514,7 +513,7 @@ def render_captures(
     """The captures of ``capture_ids``: cameras of every motion of every subject, then
     the frames (each video over one background), all from one stream."""
     generator = torch.Generator().manual_seed(seed)
-    parts = {name: [] for name in ("K", "q", "t", *LIGHT_FIELDS)}
+    parts = {f.name: [] for f in fields(Cameras)}
     for _ in capture_ids:
         for motion in CAPTURE_MOTIONS:
             c = sample_capture_cameras(motion, n_frames, camera_settings, generator)

@@ -222,12 +222,10 @@ def _build_head(template: FaceTemplate) -> HeadMesh:
     for name, sl in parts.items():
         sel = (mesh.faces >= sl.start).all(1) & (mesh.faces < sl.stop).all(1)
         part_faces = mesh.faces[sel]
-        centre = v[sl].mean(0)
         if name in ("scalp", "hair", "neck"):  # tubes: outward from their axis
-            centre = np.array([0.0, 0.0, 0.0])
             part_faces = _orient_tube(v, part_faces)
         else:
-            part_faces = _orient(v, part_faces, centre)
+            part_faces = _orient(v, part_faces, v[sl].mean(0))
         oriented.append(part_faces)
     return HeadMesh(
         np.concatenate(oriented),

@@ -22,8 +22,7 @@ consistently: the paper's "fully symmetrized" augmentation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -82,18 +81,6 @@ class Cameras:
     ground: torch.Tensor
     specular: torch.Tensor
     shininess: torch.Tensor
-
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "K",
-        "q",
-        "t",
-        "light_dir",
-        "colour",
-        "sky",
-        "ground",
-        "specular",
-        "shininess",
-    )
 
 
 LIGHT_FIELDS = ("light_dir", "colour", "sky", "ground", "specular", "shininess")
@@ -278,7 +265,7 @@ def render_images(
                 faces=faces,
                 albedo=albedo[rows],
                 cameras=Cameras(
-                    **{f: getattr(cameras, f)[rows] for f in Cameras.FIELDS}
+                    **{f.name: getattr(cameras, f.name)[rows] for f in fields(Cameras)}
                 ),
                 heads=None
                 if heads is None

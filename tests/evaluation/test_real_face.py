@@ -26,8 +26,7 @@ from facelib.evaluation.real_face import (
 )
 from facelib.evaluation.table1 import ROWS
 from facelib.geometry.camera import intrinsics_from_fov
-from facelib.real.assets import asset_path
-from facelib.real.scan import TexturedScan, load_james
+from facelib.real.scan import TexturedScan
 
 BACKGROUND = round(0.45 * 255)  # 115
 
@@ -188,16 +187,6 @@ def test_photographs_of_a_textured_square():
     for a in range(4):
         for b in range(a):
             assert not np.array_equal(img[a], img[b])
-
-
-@pytest.fixture(scope="module")
-def james():
-    try:
-        for name in ("james.obj", "james.jpg", "james.ljson"):
-            asset_path(name)
-    except (FileNotFoundError, ValueError) as err:
-        pytest.skip(f"james is not available: {err}")
-    return load_james()
 
 
 def test_photograph_of_james_posed_like_the_mean(james, data):

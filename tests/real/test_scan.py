@@ -3,28 +3,16 @@ the loader: the model frame's axes (+x the subject's left, +y down, the face tow
 -z), an adult's eye width, landmarks on the scanned surface, outward normals."""
 
 import numpy as np
-import pytest
 import trimesh
 
 from facelib.real.assets import asset_path
-from facelib.real.scan import JAMES_TO_IBUG68, TexturedScan, load_james
+from facelib.real.scan import JAMES_TO_IBUG68
 
 # iBUG-68 landmarks (0-based)
 CHIN, NOSE_TIP = 8, 30
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 36, 45  # the subject's right and left
 RIGHT_EYE_INNER, LEFT_EYE_INNER = 39, 42
 MOUTH_RIGHT, MOUTH_LEFT = 48, 54
-
-
-@pytest.fixture(scope="module")
-def james() -> TexturedScan:
-    """The scan, or a skip when its files are not installed."""
-    try:
-        for name in ("james.obj", "james.jpg", "james.ljson"):
-            asset_path(name)
-    except (FileNotFoundError, ValueError) as err:
-        pytest.skip(f"james is not available: {err}")
-    return load_james()
 
 
 def test_mapping_is_a_permutation():

@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 
 from facelib.data.template import FaceTemplate
-from facelib.real.assets import asset_path
-from facelib.real.scan import load_james
 from facelib.world.anthropometry import (
     MEASUREMENTS,
     PUBLISHED,
@@ -188,15 +186,9 @@ def test_measure_population_of_sampled_faces(template):
     assert all(np.isfinite(r["z"]) and r["sd_ratio"] > 0 for r in records)
 
 
-def test_james_within_published_norms():
+def test_james_within_published_norms(james):
     """A real adult's face measures within 4 pooled SDs of the norms."""
-    try:
-        asset_path("james.obj")
-        asset_path("james.ljson")
-        asset_path("james.jpg")
-    except (FileNotFoundError, ValueError) as err:
-        pytest.skip(f"james is not available: {err}")
-    got = measure(load_james().scan.landmarks)
+    got = measure(james.scan.landmarks)
     for name in ("ex-ex", "ch-ch", "n-gn"):
         mean, sd = pooled(name)
         assert abs(got[name] - mean) < 4.0 * sd, (name, got[name], mean, sd)
