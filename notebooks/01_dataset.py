@@ -468,8 +468,12 @@ display(
 #
 # Each subject has a scene of about five photographs over the whole yaw range, each
 # with its own camera, light, place and camera pipeline, round a whole head with its own
-# hair, ears, eyes (looking somewhere) and clothes; none of that changes the face's
-# ground truth. The landmarks of the
+# hair, ears, eyes (looking somewhere), clothes and, for a quarter of the subjects,
+# glasses; none of that changes the face's ground truth. Every photograph is framed as a
+# face detector frames a real one: a square box round the face's landmarks, moved and
+# scaled by a detector's jitter, widened by a fixed margin, and rendered directly with
+# that crop's intrinsics K (the networks read the head's place in the crop and K turns
+# it into millimetres). The landmarks of the
 # ground-truth shape projected with the ground-truth camera (green) must fall on the
 # face where the rendered landmark vertices are; and the mirror image of every scene
 # (the paper's symmetrized training set) must put every vertex's twin on the flipped

@@ -168,9 +168,9 @@ print(
 shown = val[:3]
 V = data.photos_per_subject
 images = data.tensor("images", shown, dtype=None).flatten(0, 1)  # (3 V, 3, S, S)
-with torch.no_grad():
-    pred = result.model(images)
 K = data.tensor("K", shown).flatten(0, 1).float()
+with torch.no_grad():
+    pred = result.model(images, K)
 truth = camera.project(
     data.tensor("shapes", shown)
     .float()

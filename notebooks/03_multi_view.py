@@ -199,7 +199,7 @@ K, q, t = (
     for name in ("K", "q", "t")
 )
 with torch.no_grad():
-    pred = concat(images)
+    pred = concat(images, K)
 truth = camera.project(
     data.tensor("shapes", shown).float()[:, None, template.landmarks], K, q, t
 )

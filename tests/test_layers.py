@@ -22,6 +22,7 @@ CORE = (
     "facelib.world",
     "facelib.learn",
     "facelib.evaluation",
+    "facelib.reconstruct",
     "facelib.storage",
     "facelib.parallel",
 )
@@ -73,6 +74,16 @@ RULES = {
         ("facelib.world",),
         "forbid",
         ("facelib.learn", "facelib.evaluation"),
+    ),
+    "reconstruct stands on learn and real, not on world or evaluation": (
+        ("facelib.reconstruct",),
+        "forbid",
+        ("facelib.world", "facelib.evaluation", "facelib.cli"),
+    ),
+    "nothing but the command's entry points import the command": (
+        tuple(c for c in CORE),
+        "forbid",
+        ("facelib.cli", "facelib.__main__"),
     ),
     "only viz and book draw": (
         CORE,

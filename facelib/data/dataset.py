@@ -45,7 +45,7 @@ __all__ = [
     "FORMAT_VERSION",
 ]
 
-FORMAT_VERSION = 2  # 2: true shapes in the 3DMM frame
+FORMAT_VERSION = 3  # 2: true shapes in the 3DMM frame; 3: photographs are face crops
 SPLITS = ("train", "val", "test")
 #: a hand-held camera circling the head; the head turning
 CAPTURE_MOTIONS = ("orbit", "turn")

@@ -226,7 +226,8 @@ def landmark_check(
     trained with; compare with the ``annotated`` landmarks (68, 2) px."""
     x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None]
     with torch.no_grad():
-        pred = network(x.to(next(network.parameters()).device))
+        device = next(network.parameters()).device
+        pred = network(x.to(device), K[None].to(device))
     shape = data.morphable_model.shape(pred.alpha[0].cpu().double())
     landmarks = shape[data.template.landmarks]
     uv = project(

@@ -72,6 +72,8 @@ __all__ = [
     "quaternion_to_yaw_pitch_roll",
     "orbit_pose",
     "camera_center",
+    "translation_from_image",
+    "translation_to_image",
 ]
 
 
@@ -329,3 +331,35 @@ def camera_center(q: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     _check_last_dims(t, (3,), "translations", "(..., 3) in mm")
     R = quaternion_to_matrix(q)
     return -(R.transpose(-1, -2) @ t[..., None])[..., 0]
+
+
+def translation_to_image(t: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Where a camera translation puts the model's origin in the image, and at what
+    scale: ``(u, v, log(f_x / t_z))`` (..., 3) (pixels, pixels, log of pixels per mm
+    at the origin's depth) of translations ``t`` (..., 3) mm through intrinsics ``K``
+    (..., 3, 3) px. What a crop of a photograph shows of the camera: the inverse of
+    :func:`translation_from_image` for the same ``K``."""
+    _check_last_dims(t, (3,), "translation t", "(..., 3)")
+    _check_last_dims(K, (3, 3), "intrinsics K", "(..., 3, 3)")
+    if (t[..., 2] <= 0).any():
+        raise ValueError(
+            "every translation needs t_z > 0 (the face in front of the camera)"
+        )
+    uv = (K @ t[..., None])[..., :2, 0] / t[..., 2:3]
+    return torch.cat([uv, torch.log(K[..., 0, 0] / t[..., 2])[..., None]], -1)
+
+
+def translation_from_image(image_t: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
+    """Camera translations ``t`` (..., 3) mm that put the model's origin at pixel
+    ``(u, v)`` with scale ``exp(s) = f_x / t_z`` pixels per mm, from ``image_t``
+    (..., 3) ``(u, v, s)`` and intrinsics ``K`` (..., 3, 3) px (no skew). A network
+    that sees a crop predicts these three (all visible in the image, whatever the
+    crop) and its crop's ``K`` turns them into millimetres."""
+    _check_last_dims(K, (3, 3), "intrinsics K", "(..., 3, 3)")
+    if image_t.shape[-1] != 3:
+        raise ValueError(f"expected image_t (..., 3), got {tuple(image_t.shape)}")
+    fx, fy = K[..., 0, 0], K[..., 1, 1]
+    tz = fx / torch.exp(image_t[..., 2])
+    tx = (image_t[..., 0] - K[..., 0, 2]) * tz / fx
+    ty = (image_t[..., 1] - K[..., 1, 2]) * tz / fy
+    return torch.stack([tx, ty, tz], -1)

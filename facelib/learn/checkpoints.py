@@ -37,8 +37,9 @@ __all__ = [
 ]
 
 #: 2: the architecture names the network ("network") and its views ("n_views"), which
-#: version 1 called "kind" and "views"
-FORMAT_VERSION = 2
+#: version 1 called "kind" and "views"; 3: the translation head regresses the head's
+#: place in the crop ("image_t_mean", "image_t_std", "K_default"), not t in mm
+FORMAT_VERSION = 3
 
 _RETRAIN = "train the model first (notebooks 02_single_view / 03_multi_view)"
 
@@ -46,16 +47,18 @@ _RETRAIN = "train the model first (notebooks 02_single_view / 03_multi_view)"
 def architecture(model: torch.nn.Module) -> dict:
     """What :func:`build_network` needs to rebuild ``model`` (a :class:`SingleView` or
     :class:`MultiView`), JSON-ready: ``network`` (one of :data:`NETWORKS`),
-    ``n_modes``, ``image_size`` (px), ``width``, ``pool``, ``t_mean`` and ``t_std``
-    (mm, (3,)), and for the multi-view networks ``n_views`` and ``merge``."""
+    ``n_modes``, ``image_size`` (px), ``width``, ``pool``, ``image_t_mean`` and
+    ``image_t_std`` ((3,): u px, v px, log(f_x / t_z)), ``K_default`` (3, 3) px, and
+    for the multi-view networks ``n_views`` and ``merge``."""
     branch = model.branch if isinstance(model, MultiView) else model
     arch = {
         "n_modes": branch.n_modes,
         "image_size": branch.image_size,
         "width": branch.width,
         "pool": branch.pool,
-        "t_mean": branch.t_mean.tolist(),
-        "t_std": branch.t_std.tolist(),
+        "image_t_mean": branch.image_t_mean.tolist(),
+        "image_t_std": branch.image_t_std.tolist(),
+        "K_default": branch.K_default.tolist(),
         "network": network_name(model),
     }
     if isinstance(model, MultiView):
@@ -75,8 +78,9 @@ def build_network(arch: dict) -> torch.nn.Module:
         arch["n_modes"],
         arch["image_size"],
         width=arch["width"],
-        t_mean=arch["t_mean"],
-        t_std=arch["t_std"],
+        image_t_mean=arch["image_t_mean"],
+        image_t_std=arch["image_t_std"],
+        K_default=torch.tensor(arch["K_default"]),
         pool=arch["pool"],
     )
     if arch["network"] == "sv":
@@ -177,7 +181,8 @@ def load_model(
         raise ValueError(
             f"{meta_path} has checkpoint format {version}, this facelib reads "
             f"{FORMAT_VERSION} (version 2 renamed the architecture's 'kind' and "
-            "'views' to 'network' and 'n_views'): retrain it with "
+            "'views' to 'network' and 'n_views'; version 3 reads the translation "
+            "in the crop): retrain it with "
             "train(..., overwrite=True)"
         )
     if (

@@ -9,8 +9,9 @@ A single-view network reconstructs every photograph on its own and averages the
 coefficients (the paper's "SV Mean"; one photograph gives "SV Frontal"); a multi-view
 network takes exactly the N photographs it was built for, ordered from the subject's
 right profile to the left one (increasing yaw). The cameras are those the network
-estimates, one per photograph; ``K`` does not enter the network (it was trained on the
-data set's cameras), it is returned with the cameras so that they can project the mesh.
+estimates, one per photograph: the network reads the head's place in each crop and the
+photograph's ``K`` turns it into a translation in mm (the shape does not depend on
+``K``); ``K`` is returned with the cameras so that they can project the mesh.
 """
 
 from __future__ import annotations
@@ -89,11 +90,17 @@ class Reconstructor:
         return images.to(self.device)
 
     @torch.no_grad()
-    def predict(self, images) -> Prediction:
-        """Raw network output. Single view: one prediction per photograph, alpha (N, K),
-        q (N, 1, 4), t (N, 1, 3). Multi-view: alpha (1, K), q (1, N, 4), t (1, N, 3)."""
+    def predict(self, images, K=None) -> Prediction:
+        """Raw network output for photographs with intrinsics ``K`` ((N, 3, 3) px;
+        default: the network's ``K_default``). Single view: one prediction per
+        photograph, alpha (N, K), q (N, 1, 4), t (N, 1, 3). Multi-view: alpha (1, K), q
+        (1, N, 4), t (1, N, 3)."""
         x = self._images(images)
-        return self.model(x[None] if self.multi_view else x)
+        if K is not None:
+            K = torch.as_tensor(K).float().to(self.device)
+        if self.multi_view:
+            return self.model(x[None], None if K is None else K[None])
+        return self.model(x, K)
 
     def __call__(
         self, images, *, K=None, fov_deg: float | None = None
@@ -118,7 +125,7 @@ class Reconstructor:
         K = K.expand(n, 3, 3) if K.shape == (3, 3) else K
         if K.shape != (n, 3, 3):
             raise ValueError(f"expected K (3, 3) or ({n}, 3, 3), got {tuple(K.shape)}")
-        pred = self.predict(x)
+        pred = self.predict(x, K)
         alpha = pred.alpha.mean(
             dim=0
         )  # one row for multi-view; the "SV Mean" average for single view

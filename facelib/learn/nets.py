@@ -3,7 +3,12 @@
 * :class:`SingleView` (Fig. 1): a VGG-16 image encoder, then three MLPs with one hidden
   layer of 256 units regressing the 3DMM coefficients α (K modes, standard-normal
   units), the camera rotation q (a quaternion, normalised to unit length) and the
-  translation t (mm, around the training set's mean).
+  translation t. The photographs are crops round the face
+  (:mod:`facelib.geometry.framing`), so a crop does not show t in millimetres; the
+  t-MLP regresses what it shows, the head's centre in the crop and its scale
+  (:func:`~facelib.geometry.camera.translation_to_image`: pixels, pixels and log
+  pixels per mm, around the training set's mean), and each photograph's intrinsics K
+  turn them into t in mm. Without K, the network assumes ``K_default``.
 * :class:`MultiView` (Fig. 2): the single-view network as a siamese branch over N views
   (shared weights, a q and a t per view); the per-view shape parameters α_n (the paper:
   "the N outputs of the shape parameters are fed into a second block that combines
@@ -32,6 +37,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
+
+from facelib.geometry.camera import intrinsics_from_fov, translation_from_image
 
 __all__ = [
     "vgg16_encoder",
@@ -181,8 +188,12 @@ class Prediction:
 
 
 class SingleView(nn.Module):
-    """Fig. 1: encoder, then MLPs for α, q and t. ``t_mean``/``t_std`` (mm, (3,)) set
-    the output scale of t."""
+    """Fig. 1: encoder, then MLPs for α, q and t. ``image_t_mean``/``image_t_std``
+    ((3,): u px, v px, log(f_x / t_z)) set the output scale of the t-MLP, which
+    regresses the head's place in the crop
+    (:func:`~facelib.geometry.camera.translation_to_image`); ``K_default`` (3, 3) px:
+    the intrinsics assumed when a call passes none (default: a 30° field of view
+    centred on the image)."""
 
     def __init__(
         self,
@@ -191,8 +202,9 @@ class SingleView(nn.Module):
         *,
         width: float = 1.0,
         weights_path=None,
-        t_mean=(0.0, 0.0, 600.0),
-        t_std=(10.0, 10.0, 100.0),
+        image_t_mean=None,
+        image_t_std=(2.0, 2.0, 0.1),
+        K_default=None,
         pool: bool = False,
     ):
         super().__init__()
@@ -213,8 +225,20 @@ class SingleView(nn.Module):
         self.t_head = mlp(self.n_features, 3)
         self.register_buffer("pixel_mean", torch.tensor(_MEAN).view(1, 3, 1, 1))
         self.register_buffer("pixel_std", torch.tensor(_STD).view(1, 3, 1, 1))
-        self.register_buffer("t_mean", torch.tensor(t_mean, dtype=torch.float32))
-        self.register_buffer("t_std", torch.tensor(t_std, dtype=torch.float32))
+        if K_default is None:
+            K_default = intrinsics_from_fov(30.0, image_size, image_size)
+        if image_t_mean is None:  # the head's centre at the crop's, 600 mm away
+            c = (image_size - 1) / 2
+            image_t_mean = (c, c, float(torch.log(K_default[0, 0] / 600.0)))
+        self.register_buffer(
+            "image_t_mean", torch.tensor(image_t_mean, dtype=torch.float32)
+        )
+        self.register_buffer(
+            "image_t_std", torch.tensor(image_t_std, dtype=torch.float32)
+        )
+        self.register_buffer(
+            "K_default", torch.as_tensor(K_default, dtype=torch.float32).clone()
+        )
         with torch.no_grad():
             # start from the 3DMM's mean shape and the training set's mean translation:
             # the output layers of the α- and t-MLPs begin at zero (their gradients are
@@ -234,16 +258,37 @@ class SingleView(nn.Module):
         x = x.mean(dim=(-2, -1)) if self.pool else x.flatten(1)
         return x.float()
 
-    def pose(self, feats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        q = torch.nn.functional.normalize(self.q_head(feats).float(), dim=-1, eps=1e-6)
-        t = self.t_mean + self.t_std * self.t_head(feats).float()
-        return q, t
+    def intrinsics(self, K: torch.Tensor | None, batch: tuple[int, ...]):
+        """``K`` (*batch, 3, 3) px as float32 on the network's device, or
+        ``K_default`` for every photograph when ``K`` is None."""
+        if K is None:
+            return self.K_default.expand(*batch, 3, 3)
+        K = torch.as_tensor(K).to(self.K_default)
+        if K.shape == (3, 3):
+            K = K.expand(*batch, 3, 3)
+        if tuple(K.shape) != (*batch, 3, 3):
+            raise ValueError(
+                f"expected intrinsics K (3, 3) or {(*batch, 3, 3)} for these images, "
+                f"got {tuple(K.shape)}"
+            )
+        return K
 
-    def forward(self, images: torch.Tensor) -> Prediction:
-        """uint8 images (B, 3, S, S) -> :class:`Prediction` with N = 1."""
+    def pose(
+        self, feats: torch.Tensor, K: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """q (B, 4) and t (B, 3) mm from features (B, F) and intrinsics (B, 3, 3)."""
+        q = torch.nn.functional.normalize(self.q_head(feats).float(), dim=-1, eps=1e-6)
+        image_t = self.image_t_mean + self.image_t_std * self.t_head(feats).float()
+        return q, translation_from_image(image_t, K)
+
+    def forward(
+        self, images: torch.Tensor, K: torch.Tensor | None = None
+    ) -> Prediction:
+        """uint8 images (B, 3, S, S) and their intrinsics K ((B, 3, 3) or (3, 3) px;
+        default ``K_default``) -> :class:`Prediction` with N = 1."""
         check_images(images, self.image_size, None)
         feats = self.features(images)
-        q, t = self.pose(feats)
+        q, t = self.pose(feats, self.intrinsics(K, images.shape[:1]))
         return Prediction(
             alpha=self.alpha_head(feats).float(), q=q[:, None], t=t[:, None]
         )
@@ -317,9 +362,12 @@ class MultiView(nn.Module):
     def n_modes(self) -> int:
         return self.branch.n_modes
 
-    def forward(self, images: torch.Tensor) -> Prediction:
-        """uint8 images (B, N, 3, S, S) -> :class:`Prediction` with one α per scene and
-        q, t per view."""
+    def forward(
+        self, images: torch.Tensor, K: torch.Tensor | None = None
+    ) -> Prediction:
+        """uint8 images (B, N, 3, S, S) and their intrinsics K ((B, N, 3, 3) or (3, 3)
+        px; default ``K_default``) -> :class:`Prediction` with one α per scene and q, t
+        per view."""
         check_images(images, self.image_size, self.n_views)
         B, N = images.shape[:2]
         feats = self.branch.features(images.flatten(0, 1))  # (B N, F): shared weights
@@ -329,7 +377,8 @@ class MultiView(nn.Module):
         alpha = self.shape_head(self.merge(per_view_alpha)).float()
         if self.shape_only:
             return Prediction(alpha=alpha, q=None, t=None)
-        q, t = self.branch.pose(feats)
+        K = self.branch.intrinsics(K, (B, N)).reshape(B * N, 3, 3)
+        q, t = self.branch.pose(feats, K)
         return Prediction(alpha=alpha, q=q.view(B, N, 4), t=t.view(B, N, 3))
 
     @classmethod
@@ -358,8 +407,9 @@ class MultiView(nn.Module):
             b.n_modes,
             b.image_size,
             width=b.width,
-            t_mean=b.t_mean.tolist(),
-            t_std=b.t_std.tolist(),
+            image_t_mean=b.image_t_mean.tolist(),
+            image_t_std=b.image_t_std.tolist(),
+            K_default=b.K_default,
             pool=True,
         )
         branch.encoder.load_state_dict(b.encoder.state_dict())
@@ -399,13 +449,17 @@ class ViewAverage(nn.Module):
     def image_size(self) -> int:
         return self.branch.image_size
 
-    def forward(self, images: torch.Tensor) -> Prediction:
+    def forward(
+        self, images: torch.Tensor, K: torch.Tensor | None = None
+    ) -> Prediction:
+        """uint8 images (B, N, 3, S, S), intrinsics K as :class:`MultiView`'s."""
         if images.dim() != 5:
             raise ValueError(
                 f"expected images (B, N, 3, S, S), got {tuple(images.shape)}"
             )
         B, N = images.shape[:2]
-        pred = self.branch(images.flatten(0, 1))
+        K = self.branch.intrinsics(K, (B, N)).reshape(B * N, 3, 3)
+        pred = self.branch(images.flatten(0, 1), K)
         return Prediction(
             alpha=pred.alpha.view(B, N, -1).mean(1),
             q=pred.q.view(B, N, 4),

@@ -49,6 +49,7 @@ import numpy as np
 import torch
 
 from facelib.data.dataset import Dataset
+from facelib.geometry.camera import translation_to_image
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.averaging import WeightAverage
 from facelib.learn.batches import Batch, SceneSampler, seeded_generator
@@ -224,7 +225,7 @@ def training_step(
     with torch.autocast(
         device_type=images.device.type, dtype=torch.bfloat16, enabled=bf16
     ):
-        pred = model(images[:, 0] if network == "sv" else images)
+        pred = model(*((images[:, 0], K[:, 0]) if network == "sv" else (images, K)))
     shape_pred = morphable_model.shape(pred.alpha)
     loss = network_loss(network, pred, shape_pred, K=K, q=q, t=t, shapes=shapes)
     if not torch.isfinite(loss):
@@ -238,11 +239,22 @@ def training_step(
     return loss.detach()
 
 
-def _translation_stats(data: Dataset) -> tuple[list[float], list[float]]:
-    """Mean and std (floored at 1 mm) (3,) in mm of the training cameras'
-    translations: the output scale of the translation head."""
-    t = np.asarray(data.t[data.subjects("train")]).reshape(-1, 3)
-    return t.mean(0).tolist(), np.maximum(t.std(0), 1.0).tolist()
+def _translation_stats(data: Dataset) -> tuple[list[float], list[float], np.ndarray]:
+    """The output scale of the translation head: mean and std (3,) of the training
+    cameras' translations as the crops show them
+    (:func:`~facelib.geometry.camera.translation_to_image`: u px, v px, log(f_x /
+    t_z); stds floored at 0.5 px and 0.01), and the training intrinsics' mean (3, 3)
+    px, the network's ``K_default``."""
+    train = data.subjects("train")
+    K = torch.from_numpy(np.asarray(data.K[train]).reshape(-1, 3, 3)).double()
+    t = torch.from_numpy(np.asarray(data.t[train]).reshape(-1, 3)).double()
+    image_t = translation_to_image(t, K).numpy()
+    floor = np.array([0.5, 0.5, 0.01])
+    return (
+        image_t.mean(0).tolist(),
+        np.maximum(image_t.std(0), floor).tolist(),
+        K.mean(0).float().numpy(),
+    )
 
 
 def _initial_network(
@@ -252,14 +264,15 @@ def _initial_network(
     scratch, multi-view from a single-view checkpoint, shape-only from MV Concat."""
     torch.manual_seed(config.seed)
     if config.network == "sv":
-        t_mean, t_std = _translation_stats(data)
+        image_t_mean, image_t_std, K_default = _translation_stats(data)
         return SingleView(
             data.morphable_model.n_modes,
             data.image_size,
             width=config.width,
             weights_path=config.encoder_weights,
-            t_mean=t_mean,
-            t_std=t_std,
+            image_t_mean=image_t_mean,
+            image_t_std=image_t_std,
+            K_default=torch.from_numpy(K_default),
         )
     want = "sv" if config.network == "mv" else "mv"
     if init is None:

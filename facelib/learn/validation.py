@@ -67,13 +67,15 @@ class Metrics:
 
 class MeanShapeBaseline(torch.nn.Module):
     """The paper's "3DMM Mean" baseline: always the model's mean shape (α = 0), no
-    cameras. Takes images (B, ...) of any layout."""
+    cameras. Takes images (B, ...) of any layout (and ignores their intrinsics)."""
 
     def __init__(self, n_modes: int):
         super().__init__()
         self.n_modes = n_modes
 
-    def forward(self, images: torch.Tensor) -> Prediction:
+    def forward(
+        self, images: torch.Tensor, K: torch.Tensor | None = None
+    ) -> Prediction:
         return Prediction(
             alpha=torch.zeros(images.shape[0], self.n_modes, device=images.device),
             q=None,
@@ -162,7 +164,7 @@ def validate(
     for start in range(0, len(scenes), batch_size):
         ids = np.arange(start, min(start + batch_size, len(scenes)))
         images, K, q, t, shapes = scenes.validation_batch(ids, device=dev)
-        pred = model(images[:, 0] if network == "sv" else images)
+        pred = model(*((images[:, 0], K[:, 0]) if network == "sv" else (images, K)))
         shape_pred = morphable_model.shape(pred.alpha)
         loss = network_loss(network, pred, shape_pred, K=K, q=q, t=t, shapes=shapes)
         sums["loss"] += float(loss) * len(ids)

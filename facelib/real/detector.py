@@ -13,11 +13,10 @@ Pixel convention: pixel centres at integer coordinates, x right, y down.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PIL import Image
 
+from facelib.geometry.framing import Crop, Framing, landmark_box
 from facelib.real.assets import package_file
 
 __all__ = [
@@ -74,50 +73,6 @@ def detect_faces(image: np.ndarray, *, upscale: int = 1, min_side: int = 24):
     return np.stack([x0, y0, boxes[:, 2] / upscale], -1)
 
 
-@dataclass(frozen=True)
-class Crop:
-    """A square region of an image: top-left corner ``x0, y0`` (pixel-centre
-    coordinates of the region's corner, i.e. the region spans ``[x0 - 0.5, x0 - 0.5 +
-    side]``) and ``side`` in pixels, to be resampled to ``size`` pixels."""
-
-    x0: float
-    y0: float
-    side: float
-    size: int
-
-    @property
-    def scale(self) -> float:
-        """Crop pixels per image pixel."""
-        return self.size / self.side
-
-    def to_crop(self, points: np.ndarray) -> np.ndarray:
-        """Image pixel coordinates (..., 2) to the crop's pixel coordinates."""
-        return (np.asarray(points) - [self.x0 - 0.5, self.y0 - 0.5]) * self.scale - 0.5
-
-    def to_image(self, points: np.ndarray) -> np.ndarray:
-        """The crop's pixel coordinates (..., 2) back to the image's."""
-        return (np.asarray(points) + 0.5) / self.scale + [self.x0 - 0.5, self.y0 - 0.5]
-
-
-@dataclass(frozen=True)
-class Framing:
-    """How a detection box becomes a crop: the crop's side is ``margin`` box sides and
-    its centre is the box's centre plus ``shift`` (x, y) box sides."""
-
-    margin: float
-    shift: tuple[float, float]
-
-    def crop(self, box: np.ndarray, size: int) -> Crop:
-        """The crop (resampled to ``size`` pixels) for a box ``x0, y0, side``."""
-        x0, y0, side = (float(v) for v in box)
-        cx = x0 + side / 2 + self.shift[0] * side
-        cy = y0 + side / 2 + self.shift[1] * side
-        crop_side = self.margin * side
-        # a Crop's corner is the centre of its corner pixel: half a pixel inside
-        x0, y0 = cx - crop_side / 2 + 0.5, cy - crop_side / 2 + 0.5
-        return Crop(x0, y0, crop_side, size)
-
-
 def crop_image(image: np.ndarray, crop: Crop) -> np.ndarray:
     """The region ``crop`` of ``image`` (H, W, 3) uint8, resampled to (size, size, 3)
     (bilinear, antialiased when shrinking; outside the image: edge pixels repeated)."""
@@ -134,16 +89,6 @@ def crop_image(image: np.ndarray, crop: Crop) -> np.ndarray:
         (crop.size, crop.size), Image.Resampling.BILINEAR, box=box, reducing_gap=None
     )
     return np.asarray(out)
-
-
-def landmark_box(landmarks: np.ndarray) -> np.ndarray:
-    """A square box ``x0, y0, side`` round 68 iBUG landmarks (n, 2): centred on them,
-    as wide as the larger of their width and height. Where no detector is run (an
-    annotated photograph), this box stands in for a detection."""
-    lo, hi = landmarks.min(0), landmarks.max(0)
-    side = float((hi - lo).max())
-    centre = (lo + hi) / 2
-    return np.array([centre[0] - side / 2, centre[1] - side / 2, side])
 
 
 def measure_framing(

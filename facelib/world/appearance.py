@@ -216,17 +216,21 @@ PART_GLOSS = {
     "ear_left": 0.8,
     "eye_right": 2.0,
     "eye_left": 2.0,
+    "glasses": 2.5,
 }
 
 
 def head_albedo(
-    appearance: Appearance, parts: dict[str, slice], eye_latitude: np.ndarray
+    appearance: Appearance,
+    parts: dict[str, slice],
+    eye_latitude: np.ndarray,
+    frame_colour=(0.05, 0.04, 0.04),
 ) -> np.ndarray:
     """Per-vertex albedo (N, 3) of the head's parts (:mod:`facelib.world.head`):
     skin on the scalp, the neck and the ears (the ears a little redder), hair with
-    strand-like streaks, clothes on the torso, and eyeballs whose sclera, iris and
+    strand-like streaks, clothes on the torso, eyeballs whose sclera, iris and
     pupil follow ``eye_latitude`` (the angle in degrees of each eyeball vertex from
-    its gaze axis)."""
+    its gaze axis), and the glasses' frame in ``frame_colour``."""
     n = max(sl.stop for sl in parts.values())
     out = np.zeros((n, 3))
     skin = np.asarray(appearance.skin)
@@ -248,6 +252,8 @@ def head_albedo(
             colour[lat < 38.0] = appearance.iris
             colour[lat < 16.0] = (0.02, 0.02, 0.02)
             out[sl] = colour
+        elif name == "glasses":
+            out[sl] = frame_colour
     return out
 
 

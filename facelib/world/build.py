@@ -70,6 +70,7 @@ from facelib.world.scenes import (
     Cameras,
     CameraSettings,
     Heads,
+    frame_faces,
     render_images,
     sample_capture_cameras,
     sample_scene_cameras,
@@ -435,7 +436,10 @@ def dress_heads(
     vertices = np.concatenate(process_map(_head_vertices_job, jobs, workers))
     latitude = eye_latitude()
     albedo = np.stack(
-        [head_albedo(a, mesh.parts, latitude) for a in appearances]
+        [
+            head_albedo(a, mesh.parts, latitude, st.frame_colour)
+            for a, st in zip(appearances, styles)
+        ]
     ).astype(np.float32)
     return Heads(
         vertices=torch.from_numpy(vertices),
@@ -464,11 +468,15 @@ def render_photographs(
     heads = dress_heads(
         template, identities, shapes, appearances, appearance_rng, workers
     )
+    camera_stream = torch.Generator().manual_seed(streams["cameras"])
     cameras = sample_scene_cameras(
-        len(shapes),
-        photos_per_subject,
+        len(shapes), photos_per_subject, camera_settings, camera_stream
+    )
+    cameras = frame_faces(
+        cameras,
+        torch.from_numpy(shapes[:, template.landmarks]),
         camera_settings,
-        torch.Generator().manual_seed(streams["cameras"]),
+        camera_stream,
     )
     images = render_images(
         torch.from_numpy(shapes),
@@ -528,6 +536,8 @@ def render_captures(
         }
     )
     rows = np.repeat(capture_ids, len(CAPTURE_MOTIONS))
+    landmarks = torch.from_numpy(shapes[rows][:, template.landmarks])
+    cameras = frame_faces(cameras, landmarks, camera_settings, generator)
     images = render_images(
         torch.from_numpy(shapes)[rows],
         torch.from_numpy(build_head(template).face_faces),

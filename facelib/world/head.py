@@ -17,6 +17,9 @@ every subject, made of parts:
   ``short``, ``fringe``, ``long``, ``tied``): vertices outside the style's region sink
   inside the skull, where the z-buffer hides them. Long hair hangs past the ears and the
   neck.
+* **glasses** (on some heads): a frame of round tubes, two rims 12 mm in front of the
+  eyes, a bridge and two temples back to the ears (no lenses: clear glass is not drawn).
+  Heads without glasses keep the frame's vertices folded inside the skull.
 
 All parts move rigidly with the face (they are built in its model frame). The scalp
 meets the face along the face region's border on the same surface, so there is no seam.
@@ -55,6 +58,14 @@ _HANG_ROWS = 8  # long hair below the band
 _BAND_BOTTOM = 40.0  # canonical y of the band's lower edge (mm)
 _EYE_RADIUS = 12.0
 _EYE_STEPS = (10, 16)  # latitude, longitude of an eyeball
+_TUBE_SIDES = 4  # the glasses' tubes: square cross-sections
+_RIM_POINTS = 16
+_TEMPLE_POINTS = 4
+_FRAME_COLOURS = (
+    (0.04, 0.035, 0.035),  # black
+    (0.25, 0.13, 0.06),  # brown
+    (0.55, 0.55, 0.57),  # metal
+)
 
 
 @dataclass(frozen=True)
@@ -63,7 +74,8 @@ class HeadStyle:
     ``crown`` hairline to the top (mm); ``hair`` one of :data:`HAIR_STYLES`,
     ``hair_thickness`` (mm), ``recession`` how far the hairline has receded (mm);
     ``neck_width`` half-width (mm); ``gaze`` (yaw, pitch) of both eyes in degrees;
-    ``ear_size`` ratio."""
+    ``ear_size`` ratio; ``glasses`` the frame's tube radius (mm; 0: no glasses),
+    ``frame_colour`` its display RGB in [0, 1]."""
 
     head_length: float = 190.0
     crown: float = 55.0
@@ -73,14 +85,18 @@ class HeadStyle:
     neck_width: float = 56.0
     gaze: tuple[float, float] = (0.0, 0.0)
     ear_size: float = 1.0
+    glasses: float = 0.0
+    frame_colour: tuple[float, float, float] = (0.05, 0.04, 0.04)
 
 
 def sample_head_styles(n: int, rng: np.random.Generator) -> list[HeadStyle]:
     """``n`` random head styles (published spreads: head length 190 ± 7 mm, ear length
-    ratio ± 8 %)."""
+    ratio ± 8 %); a quarter wear glasses, with dark, brown or metal frames."""
     styles = []
     for _ in range(n):
         hair = HAIR_STYLES[rng.choice(len(HAIR_STYLES), p=[0.1, 0.35, 0.2, 0.2, 0.15])]
+        glasses = float(rng.uniform(1.2, 2.6)) if rng.random() < 0.25 else 0.0
+        frame = _FRAME_COLOURS[rng.integers(len(_FRAME_COLOURS))]
         styles.append(
             HeadStyle(
                 head_length=float(rng.normal(190.0, 7.0)),
@@ -91,6 +107,8 @@ def sample_head_styles(n: int, rng: np.random.Generator) -> list[HeadStyle]:
                 neck_width=float(rng.normal(56.0, 4.0)),
                 gaze=(float(rng.normal(0.0, 12.0)), float(rng.normal(0.0, 8.0))),
                 ear_size=float(rng.normal(1.0, 0.08)),
+                glasses=glasses,
+                frame_colour=frame,
             )
         )
     return styles
@@ -178,6 +196,7 @@ def _build_head(template: FaceTemplate) -> HeadMesh:
         "ear_left": 2 + (6 - 1) * 10,
         "eye_right": 2 + (_EYE_STEPS[0] - 1) * _EYE_STEPS[1],
         "eye_left": 2 + (_EYE_STEPS[0] - 1) * _EYE_STEPS[1],
+        "glasses": _glasses_points() * _TUBE_SIDES,
     }
     parts, start = {}, 0
     for name, n in counts.items():
@@ -207,6 +226,9 @@ def _build_head(template: FaceTemplate) -> HeadMesh:
         ("eye_left", _EYE_STEPS),
     ):
         faces.append(_sphere(lat, lon)[1] + parts[name].start)
+    start_glasses = parts["glasses"].start
+    for first, n, closed in _glasses_paths():
+        faces.append(_tube_faces(n, closed) + start_glasses + first * _TUBE_SIDES)
     opening = _eye_opening(template)
     keep = ~opening[template.faces].all(axis=1)
     mesh = HeadMesh(
@@ -217,13 +239,18 @@ def _build_head(template: FaceTemplate) -> HeadMesh:
         n_points=start,
     )
     # outward winding, fixed once on the mean head
-    v = head_vertices(Identity(), HeadStyle(hair="long"), template, mesh=mesh)
+    style = HeadStyle(hair="long", glasses=2.0)
+    v = head_vertices(Identity(), style, template, mesh=mesh)
     oriented = []
     for name, sl in parts.items():
         sel = (mesh.faces >= sl.start).all(1) & (mesh.faces < sl.stop).all(1)
         part_faces = mesh.faces[sel]
         if name in ("scalp", "hair", "neck"):  # tubes: outward from their axis
             part_faces = _orient_tube(v, part_faces)
+        elif name == "glasses":  # outward from each tube's centre line
+            path = _glasses_path(Identity(), style, template)
+            axis = np.repeat(path, _TUBE_SIDES, axis=0)
+            part_faces = _orient_about(v, part_faces, axis, sl.start)
         else:
             part_faces = _orient(v, part_faces, v[sl].mean(0))
         oriented.append(part_faces)
@@ -251,6 +278,100 @@ def _coarse_face(template: FaceTemplate) -> np.ndarray:
     normal = np.cross(v[:, 1] - v[:, 0], v[:, 2] - v[:, 0])
     outward = (normal * reference[faces].sum(1)).sum(-1) >= 0
     return np.where(outward[:, None], faces, faces[:, ::-1])
+
+
+def _orient_about(
+    v: np.ndarray, faces: np.ndarray, axis: np.ndarray, start: int
+) -> np.ndarray:
+    """Outward winding for tubes: each triangle's normal points away from the mean
+    of its vertices' centre-line points ``axis`` (indexed from ``start``)."""
+    tri = v[faces]
+    normal = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    centre = axis[faces - start].mean(1)
+    outward = ((tri.mean(1) - centre) * normal).sum(-1) >= 0
+    return np.where(outward[:, None], faces, faces[:, ::-1])
+
+
+def _glasses_paths() -> list[tuple[int, int, bool]]:
+    """The glasses' centre lines as (first point, points, closed): the right and left
+    rims, the bridge, the right and left temples."""
+    r, t = _RIM_POINTS, _TEMPLE_POINTS
+    return [(0, r, True), (r, r, True), (2 * r, 3, False)] + [
+        (2 * r + 3, t, False),
+        (2 * r + 3 + t, t, False),
+    ]
+
+
+def _glasses_points() -> int:
+    return sum(n for _, n, _ in _glasses_paths())
+
+
+def _tube_faces(n: int, closed: bool) -> np.ndarray:
+    """Triangles of a tube of ``n`` rings of :data:`_TUBE_SIDES` vertices."""
+    rows = n + 1 if closed else n
+    faces = _grid_faces(rows, _TUBE_SIDES, 0, True)
+    return faces % (n * _TUBE_SIDES)  # a closed tube's last ring is its first
+
+
+def _tube_vertices(path: np.ndarray, radius: float, closed: bool) -> np.ndarray:
+    """Rings of :data:`_TUBE_SIDES` vertices (n * sides, 3) round the centre line
+    ``path`` (n, 3) mm, each square to the line's direction there."""
+    ahead = (
+        np.roll(path, -1, 0)
+        if closed
+        else np.vstack([path[1:], 2 * path[-1:] - path[-2:-1]])
+    )
+    behind = (
+        np.roll(path, 1, 0)
+        if closed
+        else np.vstack([2 * path[:1] - path[1:2], path[:-1]])
+    )
+    d = ahead - behind
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    up = np.where(np.abs(d[:, 1:2]) > 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    n1 = np.cross(d, up)
+    n1 /= np.linalg.norm(n1, axis=1, keepdims=True)
+    n2 = np.cross(d, n1)
+    angle = 2 * np.pi * np.arange(_TUBE_SIDES) / _TUBE_SIDES + np.pi / _TUBE_SIDES
+    ring = (
+        np.cos(angle)[None, :, None] * n1[:, None]
+        + np.sin(angle)[None, :, None] * n2[:, None]
+    )
+    return (path[:, None] + radius * ring).reshape(-1, 3)
+
+
+def _glasses_path(
+    identity: Identity, style: HeadStyle, template: FaceTemplate, face=None
+) -> np.ndarray:
+    """The frame's centre-line points (:func:`_glasses_points`, 3) mm: rims 50 x 34
+    mm round each eye, 12 mm in front of it, the bridge between them and the temples
+    to the tops of the ears."""
+    if face is None:
+        face = surface_points(identity, template.canonical)
+    opening = _eye_opening(template)
+    s = template.canonical[:, 0]
+    points = []
+    centres = {}
+    for name, sign in (("right", -1.0), ("left", 1.0)):
+        eye = face[opening & (sign * s > 0)].mean(0)
+        front = face[opening].min(0)[2]  # the lids' most forward depth
+        centre = np.array([eye[0] + sign * 3.0, eye[1] + 2.0, front - 12.0])
+        centres[name] = centre
+        a = 2 * np.pi * np.arange(_RIM_POINTS) / _RIM_POINTS
+        points.append(
+            centre + np.stack([25.0 * np.cos(a), 17.0 * np.sin(a), 0 * a], -1)
+        )
+    inner_r = centres["right"] + np.array([25.0, -4.0, 0.0])
+    inner_l = centres["left"] + np.array([-25.0, -4.0, 0.0])
+    mid = (inner_r + inner_l) / 2 + np.array([0.0, -2.0, -2.0])
+    points.append(np.stack([inner_r, mid, inner_l]))
+    for name, sign in (("right", -1.0), ("left", 1.0)):
+        side = surface_points(identity, np.array([[sign * S_MAX_MM, -5.0]]))[0]
+        ear_top = side + np.array([sign * 9.0, -26.0, 14.0])
+        outer = centres[name] + np.array([sign * 25.0, -4.0, 0.0])
+        hinge = outer + np.array([sign * 6.0, 0.0, 8.0])
+        points.append(np.stack([outer, hinge, (hinge + ear_top) / 2, ear_top]))
+    return np.concatenate(points)
 
 
 def shadow_faces(mesh: HeadMesh, n_face_points: int) -> np.ndarray:
@@ -500,6 +621,18 @@ def head_vertices(
         # back round it, cover the rest
         centre = opening.mean(0) + np.array([0.0, 0.0, _EYE_RADIUS + 3.5])
         out[mesh.parts[name]] = (eye @ gaze.T) * _EYE_RADIUS + centre
+    path = _glasses_path(identity, style, template, face)
+    radius = style.glasses if style.glasses > 0 else 0.5
+    frame = np.concatenate(
+        [
+            _tube_vertices(path[first : first + n], radius, closed)
+            for first, n, closed in _glasses_paths()
+        ]
+    )
+    if style.glasses <= 0:  # folded inside the skull, where nothing sees it
+        skull = grid.reshape(-1, 3).mean(0)
+        frame = skull + 0.01 * (frame - frame.mean(0))
+    out[mesh.parts["glasses"]] = frame
     return out
 
 

@@ -1,14 +1,18 @@
 """Photographs of the synthetic faces with known cameras: training scenes and 3DFAW-like
 captures.
 
-Cameras are one phone's: a fixed pinhole camera (a 30° field of view across the image,
-the principal point at the image centre) held 420-720 mm from the head, so that the 190
-mm from hairline to chin fill about half to 85 % of the image height; the face's size in
-the image tells the distance, as in real photographs (a crop whose focal length followed
-the distance would make the distance unobservable). A training scene holds ``V`` views
-of one subject spread over the whole yaw range (-90° to 90°, one view per yaw sector),
-with some pitch and roll; each has its own light and background, and sensor noise.
-Ground truth: ``K, q, t`` per view (:mod:`facelib.geometry.camera`) and the shape.
+Cameras are one phone's: a pinhole camera with a 30° field of view held 420-720 mm from
+the head. Every photograph is then framed as a face detector frames a real one
+(:func:`frame_faces`): a square box round the face's 68 landmarks, moved and scaled by
+a detector's jitter, widened by a fixed margin (:mod:`facelib.geometry.framing`) and
+resampled to the network's size. The crop is rendered directly with its own intrinsics
+``K`` (a crop of a pinhole photograph is a pinhole photograph), so the face fills about
+the same share of every photograph whatever the distance, and ``K`` (known for every
+crop, ours or a real photograph's) tells the distance. A training scene holds ``V``
+views of one subject spread over the whole yaw range (-90° to 90°, one view per yaw
+sector), with some pitch and roll; each has its own light and background, and sensor
+noise. Ground truth: ``K, q, t`` per view (:mod:`facelib.geometry.camera`) and the
+shape.
 
 Test captures imitate 3DFAW-2019's videos: ``orbit``, a hand-held camera circling the
 head (the light fixed in the world, so fixed on the face), and ``turn``, a static camera
@@ -33,6 +37,12 @@ from facelib.geometry.camera import (
     project,
     quaternion_to_matrix,
 )
+from facelib.geometry.framing import (
+    Framing,
+    crop_intrinsics,
+    framed_crops,
+    landmark_boxes,
+)
 from facelib.graphics.render import Lighting, RasterSettings, rasterize, render
 from facelib.parallel import process_map
 from facelib.world.appearance import random_lighting
@@ -46,6 +56,7 @@ __all__ = [
     "sample_capture_cameras",
     "Heads",
     "LIGHT_FIELDS",
+    "frame_faces",
     "render_images",
     "landmark_consistency",
 ]
@@ -62,6 +73,13 @@ class CameraSettings:
     pitch_std_deg: float = 10.0
     roll_std_deg: float = 5.0
     max_yaw_deg: float = 90.0
+    #: the crop round the landmarks' box (:class:`~facelib.geometry.framing.Framing`):
+    #: at the middle distance it frames the face as the uncropped 30° photograph did
+    crop_margin: float = 2.05
+    crop_shift: tuple[float, float] = (0.0, -0.11)
+    #: a detector's jitter: the box's centre (std, box sides) and its log side (std)
+    crop_centre_jitter: float = 0.05
+    crop_scale_jitter: float = 0.10
 
 
 @dataclass
@@ -202,6 +220,37 @@ def sample_capture_cameras(
         if k != "light_dir"
     }
     return Cameras(K, q, t, light, **rest)
+
+
+def frame_faces(
+    cameras: Cameras,
+    landmarks: torch.Tensor,
+    settings: CameraSettings,
+    generator: torch.Generator,
+) -> Cameras:
+    """The cameras with each photograph cropped like a face detector's crop: the
+    square box round the landmarks (N, L, 3) mm of each row's face as the phone's
+    camera (cameras (N, V, ...), ``K`` at ``settings.image_size``) sees them, its
+    centre moved by ``crop_centre_jitter`` box sides and its side scaled by
+    ``exp(crop_scale_jitter z)`` (z standard normal, clipped at ±2), framed with
+    ``crop_margin`` and ``crop_shift`` and resampled to ``settings.image_size``
+    pixels. Returns the cameras with the crops' intrinsics."""
+    g, S = generator, settings.image_size
+    N, V = cameras.q.shape[:2]
+    K = cameras.K.double()
+    uv = project(landmarks.double()[:, None], K, cameras.q.double(), cameras.t.double())
+    boxes = landmark_boxes(uv)  # (N, V, 3)
+    side = boxes[..., 2:]
+    shift = torch.randn(N, V, 2, generator=g, dtype=torch.float64)
+    grow = torch.randn(N, V, 1, generator=g, dtype=torch.float64).clamp(-2, 2)
+    centre = boxes[..., :2] + side / 2 + settings.crop_centre_jitter * side * shift
+    side = side * torch.exp(settings.crop_scale_jitter * grow)
+    boxes = torch.cat([centre - side / 2, side], -1)
+    framing = Framing(settings.crop_margin, settings.crop_shift)
+    crops = framed_crops(boxes, framing)
+    fields_ = {f.name: getattr(cameras, f.name) for f in fields(Cameras)}
+    fields_["K"] = crop_intrinsics(K, crops, S).to(cameras.K.dtype)
+    return Cameras(**fields_)
 
 
 @dataclass(frozen=True)

@@ -255,7 +255,7 @@ class Fixed(torch.nn.Module):
         self.t = torch.as_tensor(t, dtype=torch.float32)
         self.inputs = []
 
-    def forward(self, x):
+    def forward(self, x, K=None):
         self.inputs.append(x.clone())
         B = len(x)
         return SimpleNamespace(

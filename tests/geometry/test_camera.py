@@ -307,3 +307,30 @@ def test_yaw_pitch_roll_round_trip_and_scipy(batch):
     np.testing.assert_allclose(
         camera.quaternion_to_matrix(q).reshape(-1, 3, 3).numpy(), expected, atol=1e-9
     )
+
+
+# -----------------------------------------------------------------------------
+# the translation as a crop shows it
+def test_translation_to_image_by_hand():
+    K = torch.tensor([[200.0, 0.0, 30.0], [0.0, 180.0, 20.0], [0.0, 0.0, 1.0]])
+    t = torch.tensor([10.0, -5.0, 500.0])
+    # u = 200 * 10 / 500 + 30, v = 180 * -5 / 500 + 20, log(200 / 500)
+    want = torch.tensor([34.0, 18.2, math.log(0.4)])
+    torch.testing.assert_close(camera.translation_to_image(t, K), want)
+    torch.testing.assert_close(camera.translation_from_image(want, K), t)
+    with pytest.raises(ValueError, match="t_z > 0"):
+        camera.translation_to_image(torch.tensor([0.0, 0.0, -1.0]), K)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_translation_round_trip_puts_the_origin_where_project_does(batch):
+    rng = np.random.default_rng(3)
+    t = torch.from_numpy(rng.normal([0, 0, 600], [30, 30, 80], (*batch, 3)))
+    K = camera.intrinsics_from_fov(30.0, 64, 64, dtype=torch.float64)
+    K = K.expand(*batch, 3, 3).clone()
+    K[..., 0, 2] += torch.from_numpy(rng.normal(0, 5, batch))
+    image_t = camera.translation_to_image(t, K)
+    q = random_quaternions(batch, seed=4)
+    origin = camera.project(torch.zeros(*batch, 1, 3, dtype=t.dtype), K, q, t)
+    torch.testing.assert_close(image_t[..., :2], origin[..., 0, :])
+    torch.testing.assert_close(camera.translation_from_image(image_t, K), t)

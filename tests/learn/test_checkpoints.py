@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from facelib.geometry.camera import intrinsics_from_fov
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.checkpoints import (
     FORMAT_VERSION,
@@ -36,7 +37,9 @@ def morphable_model(shift: float = 0.0) -> MorphableModel:
 
 def networks() -> dict[str, torch.nn.Module]:
     torch.manual_seed(0)
-    sv = SingleView(4, 32, width=0.125, t_mean=(1.0, 2.0, 600.0), t_std=(5, 6, 70))
+    sv = SingleView(
+        4, 32, width=0.125, image_t_mean=(1.0, 2.0, -1.5), image_t_std=(5, 6, 0.2)
+    )
     concat = MultiView.from_single_view(sv, 3, "concat")
     return {
         "sv": sv,
@@ -55,7 +58,8 @@ def test_architecture_rebuilds_the_network(name):
     net = networks()[name]
     arch = architecture(net)
     assert arch["network"] == name and json.loads(json.dumps(arch)) == arch
-    assert arch["t_mean"] == [1.0, 2.0, 600.0] and arch["image_size"] == 32
+    assert arch["image_t_mean"] == [1.0, 2.0, -1.5] and arch["image_size"] == 32
+    assert np.allclose(arch["K_default"], intrinsics_from_fov(30.0, 32, 32))
     if name != "sv":
         assert arch["n_views"] == net.n_views and "kind" not in arch
     rebuilt = build_network(arch)
@@ -75,7 +79,7 @@ def test_saved_models_load_back(tmp_path, name):
         tmp_path, net, {"morphable_model_sha256": mm.fingerprint(), "note": "x"}
     )
     meta = json.loads(meta_path.read_text())
-    assert meta["format_version"] == FORMAT_VERSION == 2 and meta["note"] == "x"
+    assert meta["format_version"] == FORMAT_VERSION == 3 and meta["note"] == "x"
     loaded, meta2 = load_model(tmp_path, morphable_model=mm, image_size=32)
     assert meta2 == meta and same_weights(loaded, net) and not loaded.training
     loaded, _ = load_model(meta_path)  # the JSON file itself

@@ -1,6 +1,8 @@
 """facelib.learn.nets: VGG-16 as torchvision builds it, the paper's heads, siamese
 merges and input checks."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -87,13 +89,7 @@ def test_local_weights_only(tmp_path):
 
 def test_single_view_outputs():
     torch.manual_seed(0)
-    net = SingleView(
-        n_modes=7,
-        image_size=64,
-        width=0.125,
-        t_mean=(1.0, 2.0, 600.0),
-        t_std=(5.0, 5.0, 50.0),
-    )
+    net = SingleView(n_modes=7, image_size=64, width=0.125)
     pred = net(images(4))
     assert (
         pred.alpha.shape == (4, 7)
@@ -106,28 +102,33 @@ def test_single_view_outputs():
     )  # one hidden layer of 256
 
 
-def test_translation_is_denormalised_around_the_training_mean():
-    """t = t_mean + t_std * (the t-MLP's output): the MLP works in units of the
-    training set's spread."""
+def test_translation_is_read_in_the_crop_and_placed_with_K():
+    """The t-MLP regresses (u, v, log f/t_z) around the training mean in units of its
+    spread; the photograph's K turns them into mm (values derived by hand)."""
     torch.manual_seed(0)
-    net = SingleView(
-        n_modes=7,
-        image_size=64,
-        width=0.125,
-        t_mean=(1.0, 2.0, 600.0),
-        t_std=(5.0, 4.0, 50.0),
-    )
+    f = 32.0 / math.tan(math.radians(15.0))  # K_default: 30° across 64 px
+    net = SingleView(n_modes=7, image_size=64, width=0.125, image_t_std=(2, 3, 0.1))
     x = images(4)
     with torch.no_grad():
-        # the output layer starts at zero: t is the mean
-        assert net(x).t.tolist() == [[[1.0, 2.0, 600.0]]] * 4
+        # the output layer starts at zero: the head at the crop's centre, 600 mm away
+        torch.testing.assert_close(net(x).t, torch.tensor([[[0.0, 0.0, 600.0]]] * 4))
         net.t_head[-1].bias.copy_(torch.tensor([1.0, -2.0, 0.5]))
-        # (1 + 5 * 1, 2 + 4 * -2, 600 + 50 * 0.5)
-        assert net(x).t.tolist() == [[[6.0, -6.0, 625.0]]] * 4
+        # u = 31.5 + 2, v = 31.5 - 6, f / t_z = (f / 600) e^0.05
+        tz = 600.0 / math.exp(0.05)
+        want = torch.tensor([2.0 * tz / f, -6.0 * tz / f, tz])
+        torch.testing.assert_close(net(x).t[0, 0], want)
+        # another crop: focal 200 px, principal point (10, 40)
+        K = torch.tensor([[200.0, 0.0, 10.0], [0.0, 200.0, 40.0], [0.0, 0.0, 1.0]])
+        tz = 200.0 / (f / 600.0 * math.exp(0.05))
+        want = torch.tensor(
+            [(33.5 - 10.0) * tz / 200.0, (25.5 - 40.0) * tz / 200.0, tz]
+        )
+        torch.testing.assert_close(net(x, K).t[0, 0], want)
+        torch.testing.assert_close(net(x, K.expand(4, 3, 3)).t[:, 0], want.expand(4, 3))
+        with pytest.raises(ValueError, match="intrinsics K"):
+            net(x, K.expand(3, 3, 3))
         torch.nn.init.normal_(net.t_head[-1].weight, std=0.05)
         t = net(x).t[:, 0]
-        out = net.t_head(net.features(x))
-        torch.testing.assert_close(t, net.t_mean + net.t_std * out)
         assert (t[0] - t[1]).abs().min() > 0  # now it depends on the image
 
 

@@ -72,7 +72,7 @@ class Oracle(torch.nn.Module):
         self.q = None if q is None else torch.tensor(np.array(q), dtype=torch.float32)
         self.t = None if t is None else torch.tensor(np.array(t), dtype=torch.float32)
 
-    def forward(self, images: torch.Tensor) -> Prediction:
+    def forward(self, images: torch.Tensor, K=None) -> Prediction:
         codes = images[..., 0, 0, 0].long()  # (B,) for one view, (B, N) for N
         codes = codes[:, None] if codes.dim() == 1 else codes
         i, v = codes // 10, codes % 10

@@ -111,7 +111,7 @@ def test_parts_partition_the_vertices(template, mesh):
     assert slices[0].start == 0 and slices[-1].stop == mesh.n_points
     for a, b in zip(slices, slices[1:]):
         assert a.stop == b.start and a.stop > a.start
-    assert set(mesh.parts) == {"scalp", "hair", "neck", *CLOSED_PARTS}
+    assert set(mesh.parts) == {"scalp", "hair", "neck", "glasses", *CLOSED_PARTS}
     v = head_vertices(Identity(), HeadStyle(), template, mesh=mesh)
     assert v.shape == (mesh.n_points, 3) and np.isfinite(v).all()
 
@@ -606,3 +606,76 @@ def test_scalp_does_not_show_through_the_face(template, mesh):
     parts = Counter(part_of(mesh, tri[tri >= F] - F))
     intruders = sum(n for name, n in parts.items() if not name.startswith("eye"))
     assert intruders < 0.01 * face.sum().item(), parts
+
+
+# -------------------------------------------------------------------------- glasses
+
+
+def test_glasses_rims_are_closed_rings_round_the_eyes_in_front_of_them(template, mesh):
+    """Each rim is a closed tube (watertight, wound outwards, a torus: Euler number
+    0) whose ring surrounds its eye's lid opening, seen from the front, 10-14 mm in
+    front of the lids; the frame's tubes are as thick as the style says."""
+    face = face_shape(Identity(), template)
+    v = head_vertices(
+        Identity(), HeadStyle(glasses=2.0), template, mesh=mesh, face=face
+    )
+    sl = mesh.parts["glasses"]
+    f = part_faces(mesh, "glasses")
+    tm = trimesh.Trimesh(v, f, process=False)
+    pieces = tm.split(only_watertight=False, repair=False)
+    assert len(pieces) == 5  # two rims, the bridge, two temples
+    rims = [p for p in pieces if p.is_watertight]
+    assert len(rims) == 2
+    opening = face[mesh.eye_opening]
+    front = opening[:, 2].min()
+    for rim in rims:
+        assert rim.is_winding_consistent and rim.volume > 0
+        assert rim.euler_number == 0
+        centre = rim.vertices.mean(0)
+        eye = opening[np.sign(opening[:, 0]) == np.sign(centre[0])].mean(0)
+        # the eye's opening inside the ring (50 x 34 mm) seen from the front
+        assert abs(eye[0] - centre[0]) < 10 and abs(eye[1] - centre[1]) < 8
+        assert 10.0 <= front - centre[2] <= 14.0
+        width = np.ptp(rim.vertices[:, 0])
+        assert 50.0 < width < 50.0 + 2 * 2.0 + 1e-6
+    # tube radius: every frame vertex is 2 mm from the frame's centre line
+    nearest = cKDTree(v[sl]).query(v[sl], k=2)[0][:, 1]
+    assert nearest.min() > 1.0  # a square section of radius 2: sides 2.83 mm
+
+
+def test_without_glasses_the_frame_hides_inside_the_skull(template, mesh):
+    v = head_vertices(Identity(), HeadStyle(glasses=0.0), template, mesh=mesh)
+    hull = ConvexHull(v[mesh.parts["scalp"]])
+    frame = v[mesh.parts["glasses"]]
+    inside = (hull.equations[:, :3] @ frame.T + hull.equations[:, 3:]).max(0) < 0
+    assert inside.all()
+
+
+def test_glasses_show_round_the_eyes_and_leave_the_face_alone(template, mesh):
+    """Frontal renders with and without glasses: the frame wins pixels round the
+    eyes (above the nose's tip, within the face's width), and where the face shows
+    in both, its pixels are the same."""
+    _, _, bare, F = render_parts(template, mesh, HeadStyle(), face_alone=False)
+    _, _, worn, _ = render_parts(
+        template, mesh, HeadStyle(glasses=2.0), face_alone=False
+    )
+    tri = worn.fragments.triangle[0]
+    head = tri - F
+    frame_pixels = torch.zeros_like(tri, dtype=torch.bool)
+    ok = head >= 0
+    names = np.array(part_of(mesh, head[ok].numpy()), dtype=object)
+    frame_pixels[ok] = torch.from_numpy(names == "glasses")
+    ys, xs = frame_pixels.nonzero(as_tuple=True)
+    assert len(ys) > 100
+    assert ys.float().mean() < 64  # the upper half of a 128 px frontal render
+    face_both = (tri < F) & (tri >= 0) & (bare.fragments.triangle[0] < F)
+    face_both &= bare.fragments.triangle[0] >= 0
+    assert torch.equal(worn.images[0][:, face_both], bare.images[0][:, face_both])
+
+
+def test_a_quarter_of_sampled_heads_wear_glasses():
+    styles = sample_head_styles(800, np.random.default_rng(5))
+    radius = np.array([s.glasses for s in styles])
+    assert 0.2 < (radius > 0).mean() < 0.3
+    assert radius[radius > 0].min() >= 1.2 and radius.max() <= 2.6
+    assert len({s.frame_colour for s in styles}) == 3

@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from facelib.geometry import camera
+from facelib.geometry.framing import landmark_boxes
 from facelib.world.scenes import (
     CameraSettings,
+    frame_faces,
     landmark_consistency,
     render_images,
     sample_capture_cameras,
@@ -32,6 +34,32 @@ def test_scene_cameras_cover_the_yaw_range():
     )
     distance = camera.camera_center(cams.q, cams.t).norm(dim=-1)
     assert distance.min() > 410 and distance.max() < 730
+
+
+def test_photographs_are_framed_like_a_detectors_crops():
+    """Without jitter every crop shows the landmarks' box at the framing's size and
+    place (derived by hand from the margin and shift); with it, the box moves and
+    scales by the jitter's spread; rotations and translations are unchanged."""
+    g = torch.Generator().manual_seed(5)
+    landmarks = torch.randn(40, 68, 3, generator=g, dtype=torch.float64) * 30.0
+    still = CameraSettings(image_size=64, crop_centre_jitter=0.0, crop_scale_jitter=0)
+    cams = sample_scene_cameras(40, 5, still, g)
+    framed = frame_faces(cams, landmarks, still, g)
+    assert torch.equal(framed.q, cams.q) and torch.equal(framed.t, cams.t)
+    uv = camera.project(landmarks[:, None], framed.K, framed.q, framed.t)
+    boxes = landmark_boxes(uv)
+    side = 64 / 2.05
+    torch.testing.assert_close(boxes[..., 2], torch.full((40, 5), side).double())
+    centre = boxes[..., :2] + boxes[..., 2:] / 2
+    want = torch.tensor([31.5, 31.5 + 0.11 * side], dtype=torch.float64)
+    torch.testing.assert_close(centre, want.expand(40, 5, 2))
+    jittered = frame_faces(cams, landmarks, CameraSettings(image_size=64), g)
+    uv = camera.project(landmarks[:, None], jittered.K, cams.q, cams.t)
+    boxes = landmark_boxes(uv)
+    log_scale = torch.log(boxes[..., 2] / side)
+    assert 0.07 < log_scale.std() < 0.13 and log_scale.abs().max() < 0.25
+    offset = (boxes[..., :2] + boxes[..., 2:] / 2 - want) / boxes[..., 2:]
+    assert 0.03 < offset.std() < 0.08
 
 
 def test_capture_cameras_and_their_light():
