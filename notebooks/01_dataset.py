@@ -508,7 +508,7 @@ fig = viz.image_grid(
 # our world: OpenCV's frontal-face detector, trained on real photographs, runs on both.
 
 # %%
-framing = our_framing(data, train_ids[:400])
+framing = our_framing(data, train_ids[:200])
 ours = framing.images
 crops = real_crops(framing.by_landmarks, framing.by_detector, image_size)
 real_images = np.stack([c.image for c in crops])
