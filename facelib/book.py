@@ -6,9 +6,11 @@ paired jupytext source ``notebooks/NN_name.py`` in order, injects the parameters
 cell, executes it with papermill and writes the executed notebook to
 ``book/executed/NN_name.ipynb``, where the Jupyter Book picks it up. A parameter file
 (or a ``--set`` override) may name only parameters that some notebook declares; a name
-that was renamed (:func:`renamed_parameters`) is refused with its new name. The paired
-``.ipynb`` twins next to the sources are never written (papermill's injected cell would
-leak back into the ``.py``). Wall times per notebook go to
+that was renamed (:func:`renamed_parameters`) is refused with its new name; a value
+whose type is not that of the declared literal (:func:`notebook_parameter_types`: int,
+float, bool or str; an int does for a float) is refused before any kernel starts. The
+paired ``.ipynb`` twins next to the sources are never written (papermill's injected cell
+would leak back into the ``.py``). Wall times per notebook go to
 ``runs/<profile>/notebook_times.json``. plotly.js (from the installed plotly package)
 and MathJax (from the ``django-static-mathjax`` package, which ships MathJax 3 as plain
 files) are copied into ``book/_static/`` so that the built book needs no network.
@@ -31,6 +33,9 @@ __all__ = [
     "repo_root",
     "notebook_sources",
     "notebook_parameters",
+    "notebook_parameter_types",
+    "parameter_types",
+    "check_parameter_types",
     "renamed_parameters",
     "load_profile",
     "parse_overrides",
@@ -63,9 +68,9 @@ def notebook_sources(root: Path) -> list[Path]:
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.py"))
 
 
-def notebook_parameters(source: Path) -> list[str]:
-    """The names that the jupytext source assigns in its cell tagged ``parameters``
-    (``# %% tags=["parameters"]``), in order; the values papermill may inject."""
+def _parameter_assignments(source: Path) -> list[tuple[str, ast.expr | None]]:
+    """(name, value expression) of every assignment in the jupytext source's cells
+    tagged ``parameters``, in order (``None`` for an annotation without a value)."""
     import jupytext
 
     nb = jupytext.read(source)
@@ -74,7 +79,7 @@ def notebook_parameters(source: Path) -> list[str]:
         raise ValueError(
             f"{source} has no cell tagged 'parameters'; papermill needs one"
         )
-    names: list[str] = []
+    found = []
     for cell in cells:
         for node in ast.parse(cell.source, filename=str(source)).body:
             if isinstance(node, ast.Assign):
@@ -84,9 +89,101 @@ def notebook_parameters(source: Path) -> list[str]:
             else:
                 continue
             for target in targets:
-                if isinstance(target, ast.Name) and target.id not in names:
-                    names.append(target.id)
+                if isinstance(target, ast.Name):
+                    found.append((target.id, node.value))
+    return found
+
+
+def notebook_parameters(source: Path) -> list[str]:
+    """The names that the jupytext source assigns in its cell tagged ``parameters``
+    (``# %% tags=["parameters"]``), in order; the values papermill may inject."""
+    names: list[str] = []
+    for name, _ in _parameter_assignments(source):
+        if name not in names:
+            names.append(name)
     return names
+
+
+#: the parameter types that are checked, and how a value of each is spelled
+_CHECKED_TYPES = {bool: "a bool", int: "an int", float: "a float", str: "a str"}
+
+
+def notebook_parameter_types(source: Path) -> dict[str, tuple[type, object] | None]:
+    """For every parameter of the jupytext source (:func:`notebook_parameters`), the
+    type and value of the literal it is first assigned in the ``parameters`` cell:
+    ``(int, 2)``, ``(float, 0.0001)``, ``(bool, True)`` or ``(str, "cpu")``; ``None``
+    where the value is no such literal (``None``, a list, an expression): any value
+    may replace it."""
+    types: dict[str, tuple[type, object] | None] = {}
+    for name, node in _parameter_assignments(source):
+        if name in types:
+            continue
+        try:
+            value = ast.literal_eval(node) if node is not None else None
+        except ValueError:
+            value = None
+        types[name] = (type(value), value) if type(value) in _CHECKED_TYPES else None
+    return types
+
+
+def parameter_types(root: Path) -> dict[str, list[tuple[str, type, object]]]:
+    """Every parameter that some notebook of ``root`` declares with a checked literal
+    (:func:`notebook_parameter_types`): name -> ``[(notebook, type, literal), ...]``,
+    one entry per declaring notebook (``notebooks/NN_name.py``)."""
+    out: dict[str, list[tuple[str, type, object]]] = {}
+    for source in notebook_sources(root):
+        for name, typed in notebook_parameter_types(source).items():
+            if typed is not None:
+                where = f"{source.parent.name}/{source.name}"
+                out.setdefault(name, []).append((where, *typed))
+    return out
+
+
+def _fits(value, kind: type) -> bool:
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def check_parameter_types(
+    params: dict, types: dict[str, list[tuple[str, type, object]]], where: str
+) -> None:
+    """Refuse (ValueError) a value of ``params`` whose type is not that of the literal
+    the notebooks declare it with (``types``: :func:`parameter_types`; an int does for
+    a float). The message names ``where``, the parameter, the notebook, the expected
+    type and the value."""
+    for name, value in params.items():
+        for notebook, kind, literal in types.get(name, []):
+            if _fits(value, kind):
+                continue
+            hint = ""
+            if kind in (int, float) and isinstance(value, str):
+                try:
+                    number = float(value)
+                except ValueError:
+                    number = None
+                if number is not None and (kind is float or number.is_integer()):
+                    spelled = repr(number if kind is float else int(number))
+                    hint = f" (YAML reads {value!r} as text: write {spelled})"
+            if kind is str and isinstance(value, (int, float, bool)):
+                hint = f" (YAML reads {value!r} as {type(value).__name__}: quote it)"
+            raise ValueError(
+                f"{where}: {name} must be {_CHECKED_TYPES[kind]}"
+                f"{' (an int will do)' if kind is float else ''}, as {notebook} "
+                f"declares it ({name} = {literal!r}), got {value!r} "
+                f"({type(value).__name__}){hint}; give {name} {_CHECKED_TYPES[kind]} "
+                f"value, e.g. {_example(literal)}"
+            )
+
+
+def _example(literal) -> str:
+    if isinstance(literal, bool):
+        return "true" if literal else "false"
+    return str(literal)
 
 
 def renamed_parameters() -> dict[str, str]:
@@ -114,8 +211,10 @@ def _refuse_renamed(names, where: str) -> None:
 def load_profile(root: Path, profile: str) -> dict:
     """The parameters of ``notebooks/params/<profile>.yaml`` as a dict.
 
-    Refuses a file that is not a mapping, old parameter names (naming the new ones) and
-    names that no notebook declares in its ``parameters`` cell (listing the known ones).
+    Refuses a file that is not a mapping, old parameter names (naming the new ones),
+    names that no notebook declares in its ``parameters`` cell (listing the known ones)
+    and values of another type than the notebooks' literals
+    (:func:`check_parameter_types`).
     """
     import yaml
 
@@ -141,12 +240,19 @@ def load_profile(root: Path, profile: str) -> dict:
             f"{path} sets {unknown}, which no notebook declares in its 'parameters' "
             f"cell; known parameters: {sorted(declared)}"
         )
+    check_parameter_types(params, parameter_types(root), str(path))
     return params
 
 
-def parse_overrides(items: list[str], params: dict) -> dict:
+def parse_overrides(
+    items: list[str],
+    params: dict,
+    types: dict[str, list[tuple[str, type, object]]] | None = None,
+) -> dict:
     """``["name=value", ...]`` (values parsed as YAML) as a dict; every name must be a
-    parameter of the profile (an old name is refused with its new one)."""
+    parameter of the profile (an old name is refused with its new one) and, with
+    ``types`` (:func:`parameter_types`), every value of the type the notebooks declare
+    it with (:func:`check_parameter_types`)."""
     import yaml
 
     out = {}
@@ -159,7 +265,14 @@ def parse_overrides(items: list[str], params: dict) -> dict:
             raise ValueError(
                 f"{name!r} is not a parameter of this profile; known: {sorted(params)}"
             )
-        out[name] = yaml.safe_load(value)
+        try:
+            out[name] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise ValueError(
+                f"--set {item}: the value is not valid YAML ({err}); quote it"
+            ) from None
+        if types is not None:
+            check_parameter_types({name: out[name]}, types, f"--set {item}")
     return out
 
 
@@ -265,10 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     root = repo_root()
-    try:
+    try:  # every parameter is checked here, before any kernel starts
         params = load_profile(root, args.profile)
         params.setdefault("profile", args.profile)
-        params.update(parse_overrides(args.set, params))
+        params.update(parse_overrides(args.set, params, parameter_types(root)))
     except (ValueError, FileNotFoundError) as err:
         parser.error(str(err))
     out_dir = Path(args.output_dir) if args.output_dir else root / "book" / "executed"

@@ -53,6 +53,18 @@ Mirroring
 Everything is batch-first with any number of leading batch dimensions, and broadcasts
 between points and cameras: points ``(..., P, 3)``, quaternions ``(..., 4)``, rotations
 ``(..., 3, 3)``, translations ``(..., 3)``, intrinsics ``(..., 3, 3)``.
+
+Bad input is refused, never converted silently
+    Every function takes floating-point tensors: an integer or boolean tensor is a
+    ``TypeError`` that names the argument (convert it yourself, ``.float()`` or
+    ``.double()``: the precision is the caller's choice). Tensors that are multiplied
+    together (points and ``q``; the camera-frame points and ``K``; ``q`` and ``t`` in
+    :func:`camera_center`; ``t`` and ``K`` in :func:`translation_to_image`) must share
+    one dtype, a ``TypeError`` otherwise; a translation that is only added may be of
+    another floating dtype and the result is promoted as torch promotes. Leading batch
+    dimensions that do not broadcast, non-finite values, a matrix that is not a
+    rotation (:func:`matrix_to_quaternion`), a singular ``K`` and points on or behind
+    the camera's plane (:func:`project`) are ``ValueError`` s.
 """
 
 from __future__ import annotations
@@ -78,18 +90,82 @@ __all__ = [
 
 
 def _check_last_dims(
-    x: torch.Tensor, dims: tuple[int, ...], name: str, layout: str
+    x: torch.Tensor,
+    dims: tuple[int, ...],
+    name: str,
+    layout: str,
+    *,
+    finite: bool = True,
 ) -> None:
     if not isinstance(x, torch.Tensor):
         raise TypeError(
             f"expected {name} as a torch.Tensor {layout}, got {type(x).__name__}"
         )
+    if not x.is_floating_point():
+        raise TypeError(
+            f"expected {name} as a floating-point tensor {layout}, got dtype "
+            f"{x.dtype}; convert it explicitly, e.g. with .float() or .double()"
+        )
     if x.dim() < len(dims) or tuple(x.shape[x.dim() - len(dims) :]) != dims:
         raise ValueError(f"expected {name} {layout}, got {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
+    if finite and not torch.isfinite(x).all():
         raise ValueError(
             f"{name} contains non-finite values (NaN or inf); shape {tuple(x.shape)}"
         )
+
+
+def _check_same_dtype(a: torch.Tensor, a_name: str, b: torch.Tensor, b_name: str):
+    if a.dtype != b.dtype:
+        raise TypeError(
+            f"{a_name} ({a.dtype}) and {b_name} ({b.dtype}) differ in dtype and are "
+            "multiplied together; give them one dtype, e.g. with .double() on both"
+        )
+
+
+def _check_batches(**batches: torch.Size) -> None:
+    """The leading (batch) dimensions of several arguments must broadcast."""
+    try:
+        torch.broadcast_shapes(*batches.values())
+    except RuntimeError:
+        listed = ", ".join(f"{name} {tuple(b)}" for name, b in batches.items())
+        raise ValueError(
+            f"the batch dimensions of {listed} do not broadcast; give each argument "
+            "the same leading dimensions, or 1 where one camera or shape is shared"
+        ) from None
+
+
+def _first_index(mask: torch.Tensor) -> tuple[int, ...]:
+    return tuple(torch.nonzero(mask)[0].tolist())
+
+
+def _det3(M: torch.Tensor) -> torch.Tensor:
+    """Determinants (...,) of matrices (..., 3, 3), by cofactors (any float dtype)."""
+    a, b, c = M[..., 0, :].unbind(-1)
+    d, e, f = M[..., 1, :].unbind(-1)
+    g, h, i = M[..., 2, :].unbind(-1)
+    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+
+
+def _singular_intrinsics(K: torch.Tensor) -> torch.Tensor:
+    """(...,) True where ``K`` (..., 3, 3) has a zero focal length or is singular:
+    ``|det K|`` at most 1e-12 of the product of its rows' norms (Hadamard's bound)."""
+    K = K.detach()
+    bound = K.norm(dim=-1).prod(dim=-1)
+    zero_f = (K[..., 0, 0] == 0) | (K[..., 1, 1] == 0)
+    return zero_f | (_det3(K).abs() <= 1e-12 * bound)
+
+
+def _refuse_singular(K: torch.Tensor, singular: torch.Tensor) -> None:
+    where = _first_index(singular)
+    Kb = K.detach()[where]
+    fx, fy = float(Kb[0, 0]), float(Kb[1, 1])
+    at = f" at batch index {where}" if where else ""
+    raise ValueError(
+        f"intrinsics K is singular{at} (f_x = {fx:g}, f_y = {fy:g} px, K = "
+        f"{Kb.tolist()}): a pinhole camera needs non-zero focal lengths and an "
+        "invertible K; build it with intrinsics_from_fov(fov_deg, width, height) or "
+        "from the camera's calibration"
+    )
 
 
 def normalize_quaternion(q: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -132,8 +208,14 @@ def matrix_to_quaternion(R: torch.Tensor) -> torch.Tensor:
 
     Uses the numerically stable branch (Shepperd's method): of the four candidate
     formulas the one with the largest denominator is taken per matrix.
+
+    Raises ``ValueError`` for a matrix that is not a rotation: ``R^T R`` farther than
+    ``1e-4`` from the identity in any entry (a scaled, sheared or zero matrix) or a
+    determinant below 0 (a reflection); the formulas would return a unit quaternion of
+    some other rotation without a word.
     """
     _check_last_dims(R, (3, 3), "rotation matrices", "(..., 3, 3)")
+    _check_rotation(R)
     m = R
     m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
     # 4 * (w^2, x^2, y^2, z^2) from the diagonal; clamp guards tiny negative round-off.
@@ -197,6 +279,33 @@ def matrix_to_quaternion(R: torch.Tensor) -> torch.Tensor:
     return torch.where(q[..., :1] < 0, -q, q)
 
 
+def _check_rotation(R: torch.Tensor, tol: float = 1e-4) -> None:
+    Rd = R.detach()
+    eye = torch.eye(3, dtype=Rd.dtype, device=Rd.device)
+    off = (Rd.transpose(-1, -2) @ Rd - eye).abs().amax(dim=(-2, -1))
+    tol = max(tol, 10 * torch.finfo(Rd.dtype).eps)  # float16 and bfloat16 round more
+    bad_orth = off > tol
+    bad_det = _det3(Rd) < 0
+    if not bool((bad_orth | bad_det).any()):
+        return
+    if bool(bad_orth.any()):
+        where = _first_index(bad_orth)
+        at = f" at batch index {where}" if where else ""
+        raise ValueError(
+            f"rotation matrices: R{at} = {Rd[where].tolist()} is not a rotation "
+            f"(R^T R differs from the identity by {float(off[where]):.3g}, tolerance "
+            f"{tol:g}); pass an orthonormal matrix with determinant +1, e.g. "
+            "re-orthonormalise it with an SVD (U V^T of R = U S V^T)"
+        )
+    where = _first_index(bad_det)
+    at = f" at batch index {where}" if where else ""
+    raise ValueError(
+        f"rotation matrices: R{at} = {Rd[where].tolist()} has determinant -1, a "
+        "reflection, not a rotation; flip the sign of one axis (one row of R) so "
+        "that det R = +1 and the frame stays right-handed"
+    )
+
+
 def intrinsics_from_fov(
     fov_deg: float, width: int, height: int, *, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
@@ -207,7 +316,11 @@ def intrinsics_from_fov(
     2)`` in pixels.
     """
     if not (0.0 < float(fov_deg) < 180.0) or not math.isfinite(float(fov_deg)):
-        raise ValueError(f"expected a field of view in (0, 180) degrees, got {fov_deg}")
+        raise ValueError(
+            f"expected a field of view in (0, 180) degrees, got {fov_deg}; pass the "
+            "horizontal angle the image spans, edge to edge (a phone's main camera: "
+            "about 65)"
+        )
     if int(width) < 1 or int(height) < 1:
         raise ValueError(
             f"expected a positive image size, got width={width}, height={height}"
@@ -223,17 +336,28 @@ def model_to_camera(
     points: torch.Tensor, q: torch.Tensor, t: torch.Tensor
 ) -> torch.Tensor:
     """``X_cam = R(q) X + t``: points ``(..., P, 3)`` in the model frame to the camera
-    frame (mm)."""
+    frame (mm), for quaternions ``q`` (..., 4) and translations ``t`` (..., 3) mm.
+
+    ``points`` and ``q`` need one floating dtype; ``t`` may be of another (the sum is
+    promoted). The leading dimensions of the three must broadcast."""
     _check_last_dims(points, (3,), "points", "(..., P, 3) in mm")
     if points.dim() < 2:
         raise ValueError(f"expected points (..., P, 3), got {tuple(points.shape)}")
     _check_last_dims(t, (3,), "translations", "(..., 3) in mm")
+    _check_last_dims(q, (4,), "quaternions", "(..., 4) real part first", finite=False)
+    _check_same_dtype(points, "points", q, "quaternions q")
+    _check_batches(points=points.shape[:-2], q=q.shape[:-1], t=t.shape[:-1])
     R = quaternion_to_matrix(q)
     return points @ R.transpose(-1, -2) + t[..., None, :]
 
 
 def project(
-    points: torch.Tensor, K: torch.Tensor, q: torch.Tensor, t: torch.Tensor
+    points: torch.Tensor,
+    K: torch.Tensor,
+    q: torch.Tensor,
+    t: torch.Tensor,
+    *,
+    in_front: bool = True,
 ) -> torch.Tensor:
     """Pixel coordinates ``(..., P, 2)`` of model points through the camera ``K [R(q) |
     t]`` (Eq. 3-4).
@@ -246,11 +370,39 @@ def project(
         t: camera translation in mm, ``(..., 3)``.
 
     The leading dimensions broadcast against each other. The division by depth is exact:
-    points must lie in front of the camera (z > 0) for the result to be meaningful.
+    every point must lie in front of the camera (depth z > 0, after ``K``), and ``K``
+    must be invertible with non-zero focal lengths; a ``ValueError`` says which point
+    or camera is wrong otherwise (the pixels would be mirrored, infinite or NaN).
+    ``in_front=False`` skips the depth test: for a loss on a network's own guesses,
+    where a bad camera must cost pixels, not stop the training.
+    ``points`` and ``q`` share one floating dtype, and ``K`` that of the camera-frame
+    points (that of ``points``, promoted with ``t``'s).
     """
     _check_last_dims(K, (3, 3), "intrinsics K", "(..., 3, 3)")
     cam = model_to_camera(points, q, t)
+    _check_batches(
+        points=points.shape[:-2], q=q.shape[:-1], t=t.shape[:-1], K=K.shape[:-2]
+    )
+    _check_same_dtype(K, "intrinsics K", cam, "the camera-frame points (points + t)")
     uvw = cam @ K.transpose(-1, -2)
+    # one test (one device sync) for both faults; the diagnosis only when one is found
+    singular = _singular_intrinsics(K)
+    behind = uvw[..., 2].detach() <= 0
+    if not in_front:
+        behind = torch.zeros_like(behind)
+    if bool(singular.any() | behind.any()):
+        if bool(singular.any()):
+            _refuse_singular(K, singular)
+        depth = cam[..., 2].detach()
+        where = _first_index(behind)
+        raise ValueError(
+            f"{int(behind.sum())} of {behind.numel()} points lie on or behind the "
+            f"camera's plane (depth z <= 0; the first at index {where}, z = "
+            f"{float(depth[where]):.4g} mm, the smallest {float(depth.min()):.4g} "
+            "mm): their pixels would be mirrored or infinite; place the camera "
+            "farther from the points (a larger t_z) or project only the points in "
+            "front of it"
+        )
     return uvw[..., :2] / uvw[..., 2:3]
 
 
@@ -327,8 +479,12 @@ def orbit_pose(
 
 
 def camera_center(q: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Camera centres ``-R(q)^T t`` in the model frame, mm, shape ``(..., 3)``."""
+    """Camera centres ``-R(q)^T t`` in the model frame, mm, shape ``(..., 3)``, of
+    quaternions ``q`` (..., 4) and translations ``t`` (..., 3) mm of one dtype."""
     _check_last_dims(t, (3,), "translations", "(..., 3) in mm")
+    _check_last_dims(q, (4,), "quaternions", "(..., 4) real part first", finite=False)
+    _check_same_dtype(q, "quaternions q", t, "translations t")
+    _check_batches(q=q.shape[:-1], t=t.shape[:-1])
     R = quaternion_to_matrix(q)
     return -(R.transpose(-1, -2) @ t[..., None])[..., 0]
 
@@ -338,9 +494,15 @@ def translation_to_image(t: torch.Tensor, K: torch.Tensor) -> torch.Tensor:
     scale: ``(u, v, log(f_x / t_z))`` (..., 3) (pixels, pixels, log of pixels per mm
     at the origin's depth) of translations ``t`` (..., 3) mm through intrinsics ``K``
     (..., 3, 3) px. What a crop of a photograph shows of the camera: the inverse of
-    :func:`translation_from_image` for the same ``K``."""
+    :func:`translation_from_image` for the same ``K``; ``t`` and ``K`` of one dtype,
+    ``K`` invertible."""
     _check_last_dims(t, (3,), "translation t", "(..., 3)")
     _check_last_dims(K, (3, 3), "intrinsics K", "(..., 3, 3)")
+    _check_same_dtype(t, "translation t", K, "intrinsics K")
+    _check_batches(t=t.shape[:-1], K=K.shape[:-2])
+    singular = _singular_intrinsics(K)
+    if bool(singular.any()):
+        _refuse_singular(K, singular)
     if (t[..., 2] <= 0).any():
         raise ValueError(
             "every translation needs t_z > 0 (the face in front of the camera)"
@@ -354,10 +516,14 @@ def translation_from_image(image_t: torch.Tensor, K: torch.Tensor) -> torch.Tens
     ``(u, v)`` with scale ``exp(s) = f_x / t_z`` pixels per mm, from ``image_t``
     (..., 3) ``(u, v, s)`` and intrinsics ``K`` (..., 3, 3) px (no skew). A network
     that sees a crop predicts these three (all visible in the image, whatever the
-    crop) and its crop's ``K`` turns them into millimetres."""
+    crop) and its crop's ``K`` turns them into millimetres. ``K`` must have non-zero
+    focal lengths."""
     _check_last_dims(K, (3, 3), "intrinsics K", "(..., 3, 3)")
-    if image_t.shape[-1] != 3:
-        raise ValueError(f"expected image_t (..., 3), got {tuple(image_t.shape)}")
+    _check_last_dims(image_t, (3,), "image_t", "(..., 3) as (u, v, s)", finite=False)
+    _check_batches(image_t=image_t.shape[:-1], K=K.shape[:-2])
+    zero_f = (K[..., 0, 0] == 0) | (K[..., 1, 1] == 0)
+    if bool(zero_f.any()):
+        _refuse_singular(K, zero_f)
     fx, fy = K[..., 0, 0], K[..., 1, 1]
     tz = fx / torch.exp(image_t[..., 2])
     tx = (image_t[..., 0] - K[..., 0, 2]) * tz / fx

@@ -56,6 +56,32 @@ def _principal_components(centred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return eigval / (n - 1), directions * flip[:, None]
 
 
+def _real_array(x, name: str) -> np.ndarray:
+    """``x`` as float64, refusing what is not real numbers (strings, complex,
+    objects)."""
+    a = np.asarray(x)
+    if a.dtype.kind not in "biuf":
+        raise ValueError(
+            f"expected {name} as real numbers, got dtype {a.dtype}; pass a float array"
+        )
+    return np.asarray(a, dtype=np.float64)
+
+
+def _index_array(x, name: str) -> np.ndarray:
+    """``x`` as int64 vertex ids, refusing fractional or non-finite values (a cast
+    would truncate them silently)."""
+    a = np.asarray(x)
+    if a.dtype.kind in "iu" or (
+        a.dtype.kind == "f" and np.isfinite(a).all() and (a == np.round(a)).all()
+    ):
+        return np.asarray(a, dtype=np.int64)
+    raise ValueError(
+        f"expected {name} as integer vertex ids, got dtype {a.dtype}"
+        + (" with fractional or non-finite values" if a.dtype.kind == "f" else "")
+        + "; pass an integer array"
+    )
+
+
 def similarity_directions(mean: np.ndarray, scale: bool = True) -> np.ndarray:
     """Orthonormal directions (G, P 3) along which a similarity transform first moves
     the shape ``mean`` (P, 3): 3 translations, 3 infinitesimal rotations ω × x about the
@@ -102,23 +128,23 @@ class MorphableModel:
     _torch_cache: dict = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.mean = np.asarray(self.mean, dtype=np.float64)
-        self.components = np.asarray(self.components, dtype=np.float64)
-        self.std = np.asarray(self.std, dtype=np.float64)
-        self.faces = np.asarray(self.faces, dtype=np.int64)
-        self.landmarks = np.asarray(self.landmarks, dtype=np.int64)
-        self.mirror = np.asarray(self.mirror, dtype=np.int64)
+        self.mean = _real_array(self.mean, "mean")
+        self.components = _real_array(self.components, "components")
+        self.std = _real_array(self.std, "std")
+        self.faces = _index_array(self.faces, "faces")
+        self.landmarks = _index_array(self.landmarks, "landmarks")
+        self.mirror = _index_array(self.mirror, "mirror")
         self.spectrum = (
             self.std**2
             if self.spectrum is None
-            else np.asarray(self.spectrum, dtype=np.float64)
+            else _real_array(self.spectrum, "spectrum")
         )
         self._validate()
 
     def _validate(self) -> None:
-        P = self.mean.shape[0]
-        if self.mean.ndim != 2 or self.mean.shape[1] != 3:
-            raise ValueError(f"expected mean (P, 3), got {self.mean.shape}")
+        P = self.mean.shape[0] if self.mean.ndim else 0
+        if self.mean.ndim != 2 or self.mean.shape[1] != 3 or P < 1:
+            raise ValueError(f"expected mean (P, 3) with P >= 1, got {self.mean.shape}")
         if self.components.ndim != 3 or self.components.shape[1:] != (P, 3):
             raise ValueError(
                 f"expected components (K, {P}, 3), got {self.components.shape}"
@@ -192,15 +218,34 @@ class MorphableModel:
 
     def shape(self, alpha: torch.Tensor) -> torch.Tensor:
         """Eq. 1: shapes ``(..., P, 3)`` in mm from standard-normal coefficients
-        ``alpha`` (..., K)."""
+        ``alpha`` (..., K).
+
+        A floating ``alpha`` gives shapes of its dtype; an integer one is computed in
+        float32. Refused: anything but a real tensor (``TypeError``), a last dimension
+        other than K and non-finite coefficients (``ValueError``).
+        """
         if not isinstance(alpha, torch.Tensor):
             raise TypeError(
                 f"expected alpha as a torch.Tensor (..., {self.n_modes}), got "
                 f"{type(alpha).__name__}"
             )
+        if alpha.is_complex() or alpha.dtype == torch.bool:
+            raise TypeError(
+                f"expected alpha as real coefficients, got dtype {alpha.dtype}; pass a "
+                "float tensor"
+            )
         if alpha.dim() < 1 or alpha.shape[-1] != self.n_modes:
             raise ValueError(
-                f"expected alpha (..., {self.n_modes}), got {tuple(alpha.shape)}"
+                f"expected alpha (..., {self.n_modes}), got {tuple(alpha.shape)}: one "
+                "coefficient per mode of this model; pass coefficients of this 3DMM (a "
+                "network or file made for another model has other modes)"
+            )
+        if alpha.is_floating_point() and not torch.isfinite(alpha).all():
+            bad = torch.nonzero(~torch.isfinite(alpha.detach()))[0].tolist()
+            raise ValueError(
+                f"alpha contains non-finite coefficients (NaN or inf; the first at "
+                f"index {tuple(bad)} of shape {tuple(alpha.shape)}); pass finite "
+                "coefficients (a NaN here usually comes from a diverged network)"
             )
         mean, phi = self._basis(
             alpha.device, alpha.dtype if alpha.is_floating_point() else torch.float32
@@ -229,6 +274,15 @@ class MorphableModel:
                 f"expected shapes as a torch.Tensor (..., {self.n_points}, 3), got "
                 f"{got}"
             )
+        if not shapes.is_floating_point():
+            raise TypeError(
+                "expected shapes as a floating-point tensor, got dtype "
+                f"{shapes.dtype}; convert them explicitly, e.g. with .double()"
+            )
+        if not torch.isfinite(shapes).all():
+            raise ValueError(
+                "shapes contain non-finite coordinates (NaN or inf); pass finite shapes"
+            )
         mean, _ = self._basis(shapes.device, shapes.dtype)
         comps = torch.as_tensor(
             self.components.reshape(self.n_modes, -1),
@@ -246,6 +300,9 @@ class MorphableModel:
         A ``torch.Generator`` gives a float32 tensor, a ``numpy.random.Generator`` a
         float64 array.
         """
+        if isinstance(n, bool) or int(n) != n or n < 0:
+            raise ValueError(f"expected a count n >= 0 of samples, got {n!r}")
+        n = int(n)
         if isinstance(generator, torch.Generator):
             return torch.randn(n, self.n_modes, generator=generator)
         if isinstance(generator, np.random.Generator):
@@ -298,9 +355,15 @@ class MorphableModel:
         """
         if not 0.0 < variance <= 1.0:
             raise ValueError(f"expected a variance fraction in (0, 1], got {variance}")
-        X = np.asarray(shapes, dtype=np.float64)
+        X = _real_array(shapes, "shapes")
         if X.ndim != 3 or X.shape[2] != 3 or X.shape[0] < 3:
             raise ValueError(f"expected shapes (N, P, 3) with N >= 3, got {X.shape}")
+        if not np.isfinite(X).all():
+            bad = np.flatnonzero(~np.isfinite(X).all(axis=(1, 2)))
+            raise ValueError(
+                f"shapes {bad.tolist()[:10]} contain non-finite coordinates (NaN or "
+                "inf); drop or repair them before building the model"
+            )
         aligned = generalized_procrustes(X, scale=scale, reference=reference).aligned
         mean = aligned.mean(axis=0)
         centred = (aligned - mean).reshape(len(X), -1)
@@ -349,7 +412,11 @@ class MorphableModel:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "MorphableModel":
-        """Read a model written by :meth:`save`; the arrays are validated."""
+        """Read a model written by :meth:`save`; the arrays are validated.
+
+        ``FileNotFoundError`` when there is no file; ``ValueError``, naming the file,
+        for one that is not a readable ``.npz`` (corrupt, truncated, pickled), lacks
+        or adds arrays, has another format version, or holds an invalid model."""
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(
@@ -373,7 +440,19 @@ class MorphableModel:
                 f"{path} is not a morphable model file: missing arrays {missing}; "
                 "rebuild it"
             )
-        version = int(contents.pop("format_version"))
+        extra = sorted(set(contents) - {"format_version", *_ARRAYS})
+        if extra:
+            raise ValueError(
+                f"{path} is not a morphable model file: unknown arrays {extra}; "
+                "rebuild it"
+            )
+        raw_version = contents.pop("format_version")
+        if raw_version.shape != () or raw_version.dtype.kind not in "iu":
+            raise ValueError(
+                f"{path} is not a morphable model file: format_version is "
+                f"{raw_version.dtype} {raw_version.shape}, not an integer; rebuild it"
+            )
+        version = int(raw_version)
         if version != _FORMAT_VERSION:
             raise ValueError(
                 f"{path} has format version {version}, expected {_FORMAT_VERSION}; "
@@ -382,4 +461,6 @@ class MorphableModel:
         try:
             return cls(**contents)
         except ValueError as err:
-            raise ValueError(f"{path} holds an invalid morphable model: {err}") from err
+            raise ValueError(
+                f"{path} holds an invalid morphable model: {err}; rebuild it"
+            ) from err

@@ -8,24 +8,29 @@ everything else as JSON: nothing is loaded with pickle. Every file is written
 atomically (:func:`facelib.storage.atomic_write`).
 
 The architecture is a small JSON dictionary (:func:`architecture`) from which
-:func:`build_network` rebuilds the network before its weights are loaded.
+:func:`build_network` rebuilds the network before its weights are loaded; it is checked
+(:func:`check_architecture`) before anything is built. :func:`load_model` refuses a
+``model.json`` whose architecture, training configuration and weights disagree (an
+edited or damaged file) instead of loading something other than what was trained.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from facelib.geometry.morphable_model import MorphableModel
-from facelib.learn.nets import NETWORKS, MultiView, SingleView, network_name
+from facelib.learn.nets import MERGES, NETWORKS, MultiView, SingleView, network_name
 from facelib.storage import atomic_write, file_sha256, write_json
 
 __all__ = [
     "FORMAT_VERSION",
     "architecture",
+    "check_architecture",
     "build_network",
     "save_tensors",
     "load_tensors",
@@ -66,14 +71,77 @@ def architecture(model: torch.nn.Module) -> dict:
     return arch
 
 
-def build_network(arch: dict) -> torch.nn.Module:
-    """A freshly initialised network of the architecture ``arch`` (see
-    :func:`architecture`)."""
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _finite_numbers(x, n: int) -> bool:
+    return (
+        isinstance(x, list)
+        and len(x) == n
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in x
+        )
+    )
+
+
+def check_architecture(arch: dict, where: str = "an architecture") -> None:
+    """Refuse (ValueError, naming ``where``, the entry and its value) an architecture
+    that :func:`build_network` cannot rebuild: not a dictionary, an unknown
+    ``network``, an entry of :func:`architecture` missing or out of its range."""
+    if not isinstance(arch, dict):
+        raise ValueError(
+            f"{where}: the architecture must be a dictionary, got {type(arch).__name__}"
+        )
     if arch.get("network") not in NETWORKS:
         raise ValueError(
-            f"unknown network {arch.get('network')!r} in an architecture; expected one "
+            f"unknown network {arch.get('network')!r} in {where}; expected one "
             f"of {NETWORKS}"
         )
+    multi = arch["network"] != "sv"
+    rules = {
+        "n_modes": ("an integer >= 1", lambda x: _is_int(x) and x >= 1),
+        "image_size": ("an integer >= 32 (px)", lambda x: _is_int(x) and x >= 32),
+        "width": (
+            "a number in (0, 1]",
+            lambda x: (
+                isinstance(x, (int, float)) and not isinstance(x, bool) and 0 < x <= 1
+            ),
+        ),
+        "pool": ("true or false", lambda x: isinstance(x, bool)),
+        "image_t_mean": ("3 finite numbers", lambda x: _finite_numbers(x, 3)),
+        "image_t_std": (
+            "3 finite numbers > 0",
+            lambda x: _finite_numbers(x, 3) and min(x) > 0,
+        ),
+        "K_default": (
+            "a 3 x 3 list of finite numbers",
+            lambda x: (
+                isinstance(x, list)
+                and len(x) == 3
+                and all(_finite_numbers(row, 3) for row in x)
+            ),
+        ),
+    }
+    if multi:
+        rules["n_views"] = ("an integer >= 1", lambda x: _is_int(x) and x >= 1)
+        rules["merge"] = (f"one of {sorted(MERGES)}", lambda x: x in MERGES)
+    missing = [name for name in rules if name not in arch]
+    if missing:
+        raise ValueError(f"{where}: the architecture has no {missing}")
+    for name, (allowed, ok) in rules.items():
+        if not ok(arch[name]):
+            raise ValueError(
+                f"{where}: the architecture's {name} must be {allowed}, got "
+                f"{arch[name]!r}"
+            )
+
+
+def build_network(arch: dict) -> torch.nn.Module:
+    """A freshly initialised network of the architecture ``arch`` (see
+    :func:`architecture`; checked by :func:`check_architecture`)."""
+    check_architecture(arch)
     branch = SingleView(
         arch["n_modes"],
         arch["image_size"],
@@ -105,9 +173,19 @@ def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
-def read_json(path: str | Path) -> dict:
-    """A JSON file written by :func:`facelib.storage.write_json`."""
-    return json.loads(Path(path).read_text())
+def read_json(path: str | Path, fix: str = "the file is damaged") -> dict:
+    """A JSON object written by :func:`facelib.storage.write_json`; a file that is not
+    valid JSON or holds no object is a ValueError that ends with ``fix``."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): {fix}") from err
+    if not isinstance(obj, dict):
+        raise ValueError(
+            f"{path} must hold a JSON object, got {type(obj).__name__}: {fix}"
+        )
+    return obj
 
 
 def optimizer_tensors(
@@ -166,8 +244,10 @@ def load_model(
     mode and channels_last layout on ``device``.
 
     Refuses a checkpoint of another format version, one made for another 3DMM or
-    another image size (px) when they are given, and weights that do not match their
-    checksum.
+    another image size (px) when they are given, weights that do not match their
+    checksum, and a ``model.json`` whose architecture is malformed or disagrees with
+    the weights or with the training configuration it records (``config``: network,
+    width, views, merge).
     """
     path = Path(path)
     meta_path = path / "model.json" if path.is_dir() else path
@@ -175,7 +255,11 @@ def load_model(
     for p in (meta_path, weights_path):
         if not p.is_file():
             raise FileNotFoundError(f"no checkpoint file {p}: {_RETRAIN}")
-    meta = read_json(meta_path)
+    damaged = (
+        f"{meta_path.name} was edited or damaged: restore it, or retrain with "
+        "train(..., overwrite=True)"
+    )
+    meta = read_json(meta_path, damaged)
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise ValueError(
@@ -185,18 +269,26 @@ def load_model(
             "in the crop): retrain it with "
             "train(..., overwrite=True)"
         )
+    if not isinstance(meta.get("weights_sha256"), str):
+        raise ValueError(f"{meta_path} has no 'weights_sha256': {damaged}")
+    arch = meta.get("architecture")
+    try:
+        check_architecture(arch, str(meta_path))
+    except ValueError as err:
+        raise ValueError(f"{err}: {damaged}") from None
+    _check_config(meta, meta_path, damaged)
     if (
         morphable_model is not None
-        and meta["morphable_model_sha256"] != morphable_model.fingerprint()
+        and meta.get("morphable_model_sha256") != morphable_model.fingerprint()
     ):
         raise ValueError(
             f"{meta_path} was trained for another 3DMM (sha256 "
-            f"{meta['morphable_model_sha256'][:12]}..., this one is "
+            f"{str(meta.get('morphable_model_sha256'))[:12]}..., this one is "
             f"{morphable_model.fingerprint()[:12]}...): retrain it on this data set"
         )
-    if image_size is not None and meta["architecture"]["image_size"] != image_size:
+    if image_size is not None and arch["image_size"] != image_size:
         raise ValueError(
-            f"{meta_path} expects {meta['architecture']['image_size']} px images, not "
+            f"{meta_path} expects {arch['image_size']} px images, not "
             f"{image_size} px: resize the photographs or retrain at this size"
         )
     if file_sha256(weights_path) != meta["weights_sha256"]:
@@ -204,6 +296,52 @@ def load_model(
             f"{weights_path} does not match the checksum in {meta_path.name}: the file "
             "is corrupt; retrain"
         )
-    model = build_network(meta["architecture"])
-    model.load_state_dict(load_tensors(weights_path))
+    model = build_network(arch)
+    try:
+        model.load_state_dict(load_tensors(weights_path))
+    except RuntimeError as err:
+        raise ValueError(
+            f"{weights_path} does not fit the architecture in {meta_path.name} "
+            f"({str(err).splitlines()[0]} ...): {damaged}"
+        ) from None
+    held = architecture(model)  # the buffers (image_t_mean, ...) come from the weights
+    if held != arch:
+        diff = sorted(k for k in set(held) | set(arch) if held.get(k) != arch.get(k))
+        raise ValueError(
+            f"{meta_path}'s architecture disagrees with its weights in {diff}: "
+            f"{damaged}"
+        )
     return model.to(device).to(memory_format=torch.channels_last).eval(), meta
+
+
+#: the entries of a training configuration that an architecture also records
+_CONFIG_IN_ARCHITECTURE = {
+    "sv": ("network", "width"),
+    "mv": ("network", "width", "n_views", "merge"),
+    "mv_shape": ("network", "width", "n_views", "merge"),
+}
+
+
+def _check_config(meta: dict, meta_path: Path, fix: str) -> None:
+    """Refuse a ``config`` (the trainer's configuration) in ``meta`` that disagrees
+    with ``meta["architecture"]`` on the network, its width, views or merge."""
+    if "config" not in meta:
+        return
+    config, arch = meta["config"], meta["architecture"]
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"{meta_path}: 'config' must be a dictionary, got "
+            f"{type(config).__name__}: {fix}"
+        )
+    differ = {
+        name: (config.get(name), arch[name])
+        for name in _CONFIG_IN_ARCHITECTURE[arch["network"]]
+        if config.get(name) != arch[name]
+    }
+    if differ:
+        raise ValueError(
+            f"{meta_path}: the training configuration disagrees with the architecture "
+            "(config, architecture): "
+            + ", ".join(f"{k}: {a!r} vs {b!r}" for k, (a, b) in differ.items())
+            + f": {fix}"
+        )

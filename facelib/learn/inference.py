@@ -22,7 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facelib.geometry.camera import intrinsics_from_fov
+from facelib.geometry.camera import (
+    _refuse_singular,
+    _singular_intrinsics,
+    intrinsics_from_fov,
+)
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.checkpoints import load_model
 from facelib.learn.nets import MultiView, Prediction
@@ -74,7 +78,19 @@ class Reconstructor:
         if isinstance(images, np.ndarray) and images.ndim == 3:
             images = images[None]
         if isinstance(images, (list, tuple)):
-            images = np.stack([np.asarray(im) for im in images])
+            if len(images) == 0:
+                raise ValueError(
+                    "no photographs: got an empty list; pass at least one (H, W, 3) "
+                    "uint8 array"
+                )
+            arrays = [np.asarray(im) for im in images]
+            sizes = sorted({a.shape for a in arrays})
+            if len(sizes) > 1:
+                raise ValueError(
+                    f"the photographs differ in size: {sizes}; crop and resize them "
+                    f"all to ({self.image_size}, {self.image_size}, 3)"
+                )
+            images = np.stack(arrays)
         if isinstance(images, np.ndarray):
             if images.ndim != 4 or images.shape[-1] != 3:
                 raise ValueError(
@@ -87,7 +103,36 @@ class Reconstructor:
                 "expected photographs as (N, H, W, 3) arrays or an (N, 3, H, W) uint8 "
                 "tensor"
             )
+        if images.shape[0] == 0:
+            raise ValueError(
+                f"no photographs: got {tuple(images.shape)}; pass at least one"
+            )
         return images.to(self.device)
+
+    @staticmethod
+    def _intrinsics(K, n: int) -> torch.Tensor:
+        """``K`` (3, 3) or (n, 3, 3) px as an (n, 3, 3) float32 tensor on the CPU;
+        ``ValueError`` for another shape, non-finite entries or a singular matrix."""
+        K = (
+            K.detach().cpu()
+            if isinstance(K, torch.Tensor)
+            else torch.as_tensor(np.array(K))
+        ).float()
+        K = K.expand(n, 3, 3) if K.shape == (3, 3) else K
+        if K.shape != (n, 3, 3):
+            raise ValueError(
+                f"expected K (3, 3) or ({n}, 3, 3) px, one per photograph, got "
+                f"{tuple(K.shape)}"
+            )
+        if not torch.isfinite(K).all():
+            raise ValueError(
+                "K contains non-finite entries (NaN or inf); pass the photographs' "
+                "intrinsics in pixels, or their field of view fov_deg"
+            )
+        singular = _singular_intrinsics(K)
+        if singular.any():
+            _refuse_singular(K, singular)
+        return K
 
     @torch.no_grad()
     def predict(self, images, K=None) -> Prediction:
@@ -97,7 +142,7 @@ class Reconstructor:
         (1, N, 4), t (1, N, 3)."""
         x = self._images(images)
         if K is not None:
-            K = torch.as_tensor(K).float().to(self.device)
+            K = self._intrinsics(K, x.shape[0]).to(self.device)
         if self.multi_view:
             return self.model(x[None], None if K is None else K[None])
         return self.model(x, K)
@@ -106,8 +151,13 @@ class Reconstructor:
         self, images, *, K=None, fov_deg: float | None = None
     ) -> Reconstruction:
         """Reconstruct the face seen in ``images`` (see the module doc). Pass the
-        photographs' intrinsics ``K`` ((3, 3) or (N, 3, 3), pixels) or their horizontal
-        field of view ``fov_deg``."""
+        photographs' intrinsics ``K`` ((3, 3) or (N, 3, 3), pixels; converted to
+        float32) or their horizontal field of view ``fov_deg`` (degrees, in (0, 180)),
+        not both.
+
+        Raises ``ValueError`` for no photographs, photographs of different sizes, both
+        or neither of ``K`` and ``fov_deg``, a ``K`` of another shape, non-finite or
+        singular, and a field of view outside (0, 180)."""
         x = self._images(images)
         n = x.shape[0]
         if K is None:
@@ -117,14 +167,12 @@ class Reconstructor:
                     "view fov_deg"
                 )
             K = intrinsics_from_fov(fov_deg, self.image_size, self.image_size)
-        K = (
-            K.detach().cpu()
-            if isinstance(K, torch.Tensor)
-            else torch.as_tensor(np.array(K))
-        ).float()
-        K = K.expand(n, 3, 3) if K.shape == (3, 3) else K
-        if K.shape != (n, 3, 3):
-            raise ValueError(f"expected K (3, 3) or ({n}, 3, 3), got {tuple(K.shape)}")
+        elif fov_deg is not None:
+            raise ValueError(
+                f"got both K and fov_deg={fov_deg}; pass one of them (K fixes the "
+                "field of view)"
+            )
+        K = self._intrinsics(K, n)
         pred = self.predict(x, K)
         alpha = pred.alpha.mean(
             dim=0

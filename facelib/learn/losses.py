@@ -93,7 +93,9 @@ def reprojection_loss(
             f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
         )
     uv_true = project(shape_true.unsqueeze(-3), K, q_true, t_true)  # (..., V, P, 2)
-    uv_pred = project(shape_pred.unsqueeze(-3), K, q_pred, t_pred)
+    # a guessed camera may put points behind itself early in training: that costs
+    # pixels, it does not stop the run
+    uv_pred = project(shape_pred.unsqueeze(-3), K, q_pred, t_pred, in_front=False)
     per_scene = (uv_pred - uv_true).pow(2).sum(dim=-1).mean(dim=-1).sum(dim=-1)  # (...)
     if reduction == "none":
         return per_scene

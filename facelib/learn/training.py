@@ -33,7 +33,14 @@ is finished (:func:`facelib.learn.checkpoints.save_model`: architecture, configu
 history, validation metrics, the sha256 of the 3DMM and of the data set's manifest), and
 ``last.safetensors`` + ``last.json`` while it runs (weights, averaged weights, optimiser
 state and :class:`TrainState`), with ``best.safetensors`` (the best weights so far).
-Nothing is loaded with pickle. A finished run is not overwritten unless asked.
+``last.json`` records the sha256 of ``last.safetensors`` and of ``best.safetensors``: a
+damaged resume file is refused (it is not resumed from), and damaged best weights are
+refused at the end (their fresh checksum never reaches ``model.json``). A resume state
+whose step counter disagrees with the optimiser's is refused too. A diverging run (a
+loss, prediction or weight that is not finite) stops with a FloatingPointError that
+names the step and a lower learning rate, before it writes a checkpoint: the last good
+one stays on disk. Nothing is loaded with pickle. A finished run is not overwritten
+unless asked.
 """
 
 from __future__ import annotations
@@ -65,7 +72,7 @@ from facelib.learn.checkpoints import (
     save_tensors,
 )
 from facelib.learn.losses import network_loss
-from facelib.learn.nets import NETWORKS, MultiView, SingleView
+from facelib.learn.nets import MERGES, NETWORKS, MultiView, SingleView
 from facelib.learn.precision import uses_bf16
 from facelib.learn.validation import Metrics, validate
 from facelib.storage import file_sha256, write_json
@@ -75,7 +82,8 @@ __all__ = ["TrainConfig", "TrainState", "TrainResult", "train", "training_step"]
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """What a training run does.
+    """What a training run does. Every field is checked when the configuration is made
+    (a ValueError names the field, its allowed values and the value given).
 
     Attributes:
         network: one of :data:`facelib.learn.nets.NETWORKS` (``"sv"``, ``"mv"``,
@@ -123,30 +131,65 @@ class TrainConfig:
     ema_decay: float = 0.0
 
     def __post_init__(self):
+        def refuse(name: str, allowed: str) -> None:
+            raise ValueError(
+                f"TrainConfig.{name} must be {allowed}, got {getattr(self, name)!r}"
+            )
+
+        def integer(x) -> bool:
+            return isinstance(x, int) and not isinstance(x, bool)
+
+        def number(x) -> bool:
+            return (
+                isinstance(x, (int, float))
+                and not isinstance(x, bool)
+                and math.isfinite(x)
+            )
+
         if self.network not in NETWORKS:
             raise ValueError(f"network must be one of {NETWORKS}, got {self.network!r}")
+        if self.merge not in MERGES:
+            refuse("merge", f"one of {sorted(MERGES)} (the multi-view merge block)")
         if self.network == "mv_shape" and self.merge != "concat":
             raise ValueError(
                 f"MV Shape-Concat uses merge='concat', got merge={self.merge!r}"
             )
-        if (
-            self.batch_size < 1
-            or self.epochs < 1
-            or self.patience < 1
-            or self.n_views < 1
+        for name in ("batch_size", "epochs", "patience", "n_views"):
+            if not integer(getattr(self, name)) or getattr(self, name) < 1:
+                refuse(name, "positive (an integer >= 1)")
+        if not integer(self.seed) or self.seed < 0:
+            refuse("seed", "an integer >= 0")
+        if not number(self.width) or not 0.0 < self.width <= 1.0:
+            refuse("width", "a number in (0, 1] (1.0: the paper's VGG-16)")
+        if not number(self.lr) or self.lr <= 0:
+            refuse("lr", "a finite number > 0 (Adam's learning rate; the paper's 1e-4)")
+        if self.max_steps_per_epoch is not None and (
+            not integer(self.max_steps_per_epoch) or self.max_steps_per_epoch < 1
         ):
-            raise ValueError(
-                f"batch_size, epochs, patience and n_views must be positive: {self}"
-            )
-        if self.pose_warmup_epochs < 0 or (
-            self.pose_warmup_epochs and self.network != "sv"
+            refuse("max_steps_per_epoch", "None (every scene once) or an integer >= 1")
+        if not integer(self.checkpoint_every) or self.checkpoint_every < 0:
+            refuse("checkpoint_every", "an integer >= 0 (0: at the end of every epoch)")
+        if not isinstance(self.mirror, bool):
+            refuse("mirror", "True or False")
+        if self.encoder_weights is not None and not isinstance(
+            self.encoder_weights, str
+        ):
+            refuse("encoder_weights", "None or a path as a str")
+        if (
+            not integer(self.pose_warmup_epochs)
+            or self.pose_warmup_epochs < 0
+            or (self.pose_warmup_epochs and self.network != "sv")
         ):
             raise ValueError(
                 "pose_warmup_epochs must be >= 0, and only the single-view network "
-                f"has one: {self}"
+                f"has one: got {self.pose_warmup_epochs!r} for {self.network!r}"
             )
+        try:
+            torch.device(self.device)
+        except (RuntimeError, TypeError, ValueError):
+            refuse("device", "a torch device such as 'cpu', 'cuda' or 'cuda:1'")
         uses_bf16(self.precision, self.device)  # checks the name
-        if not 0.0 <= self.ema_decay < 1.0:
+        if not number(self.ema_decay) or not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(
                 f"ema_decay must be in [0, 1) (0: no averaging), got {self.ema_decay}"
             )
@@ -188,7 +231,41 @@ class TrainState:
 
     @classmethod
     def from_json(cls, state: dict) -> TrainState:
-        """The state written by :meth:`as_json`."""
+        """The state written by :meth:`as_json`; an entry that is unknown, missing or
+        of the wrong type is a ValueError."""
+        if not isinstance(state, dict):
+            raise ValueError(
+                f"a training state must be a dictionary, got {type(state).__name__}"
+            )
+        kinds = {
+            "epoch": "count",
+            "step": "count",
+            "history": "list",
+            "best_loss": "number",
+            "bad_epochs": "count",
+            "train_seconds": "number",
+            "images": "count",
+            "train_loss": "number",
+        }
+        unknown = sorted(set(state) - set(kinds))
+        missing = sorted(set(kinds) - set(state))
+        if unknown or missing:
+            raise ValueError(
+                f"a training state has the entries {sorted(kinds)}; got unknown "
+                f"{unknown}, missing {missing}"
+            )
+        for name, kind in kinds.items():
+            x = state[name]
+            ok = {
+                "count": isinstance(x, int) and not isinstance(x, bool) and x >= 0,
+                "list": isinstance(x, list),
+                "number": isinstance(x, (int, float)) and not isinstance(x, bool),
+            }[kind]
+            if not ok:
+                want = {"count": "an integer >= 0", "list": "a list"}.get(kind, kind)
+                raise ValueError(
+                    f"the training state's {name} must be {want}, got {x!r}"
+                )
         return cls(**state)
 
 
@@ -219,24 +296,41 @@ def training_step(
     (:class:`Batch`: images uint8 (B, N, 3, S, S), K (B, N, 3, 3) px, q (B, N, 4), t (B,
     N, 3) mm, shapes (B, P, 3) mm), all on the model's device; the network runs under
     bf16 autocast when ``bf16`` (the loss is computed in float32). ``where`` names the
-    step in the error raised when the loss is not finite. Returns the loss (detached;
-    px², or mm² for ``"mv_shape"``)."""
+    step in the FloatingPointError raised when the network's predictions or the loss
+    are not finite (a diverging run: the error names the learning rate to lower).
+    Returns the loss (detached; px², or mm² for ``"mv_shape"``)."""
     images, K, q, t, shapes = batch
     with torch.autocast(
         device_type=images.device.type, dtype=torch.bfloat16, enabled=bf16
     ):
         pred = model(*((images[:, 0], K[:, 0]) if network == "sv" else (images, K)))
+    outputs = {"alpha": pred.alpha, "q": pred.q, "t": pred.t}
+    outputs = {k: v for k, v in outputs.items() if v is not None}
+    finite = torch.stack([torch.isfinite(v).all() for v in outputs.values()])
+    if not finite.all():  # before the 3DMM and the cameras see them
+        bad = [k for k, ok in zip(outputs, finite.tolist()) if not ok]
+        raise FloatingPointError(
+            _diverged(opt, where, f"the network's predictions of {bad} are not finite")
+        )
     shape_pred = morphable_model.shape(pred.alpha)
     loss = network_loss(network, pred, shape_pred, K=K, q=q, t=t, shapes=shapes)
     if not torch.isfinite(loss):
-        raise FloatingPointError(
-            f"the loss became {loss.item()}{' at ' + where if where else ''}; lower "
-            "the learning rate"
-        )
+        raise FloatingPointError(_diverged(opt, where, f"the loss is {loss.item()}"))
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
     return loss.detach()
+
+
+def _diverged(opt: torch.optim.Optimizer, where: str, what: str) -> str:
+    """The message of a diverging run: ``what`` went wrong ``where``, and the
+    learning rate to try instead."""
+    lr = opt.param_groups[0]["lr"]
+    return (
+        f"the loss diverged{' at ' + where if where else ''} ({what}) with learning "
+        f"rate lr={lr:g}: lower it, e.g. to lr={lr / 10:g} (TrainConfig.lr), and "
+        "restart the run (overwrite=True)"
+    )
 
 
 def _translation_stats(data: Dataset) -> tuple[list[float], list[float], np.ndarray]:
@@ -289,6 +383,20 @@ def _initial_network(
             f"{init} is a {found!r} model; {config.network!r} starts from a {want!r} "
             "one: pass the right run folder as init"
         )
+    arch = start_meta["architecture"]
+    differ = {
+        name: arch[name]
+        for name in ("width", *(("n_views",) if want == "mv" else ()))
+        if arch[name] != getattr(config, name)
+    }
+    if differ:
+        raise ValueError(
+            f"{init} holds a network with "
+            + ", ".join(f"{k}={v!r}" for k, v in differ.items())
+            + ", but the configuration says "
+            + ", ".join(f"{k}={getattr(config, k)!r}" for k in differ)
+            + ": set them to the init's values in TrainConfig"
+        )
     if config.network == "mv":
         return MultiView.from_single_view(start, config.n_views, config.merge)
     return MultiView.shape_only_from(start)
@@ -324,6 +432,37 @@ def _finished(
     )
 
 
+#: what to do with an unfinished run that cannot be resumed
+_RESTART = (
+    "delete the run folder's last.* and best.* to restart it, or pass overwrite=True "
+    "to train(...)"
+)
+
+
+def _check_finite_weights(
+    modules: dict[str, torch.nn.Module | None], opt: torch.optim.Optimizer, where: str
+) -> None:
+    """Refuse to checkpoint weights that are not finite (a diverging run): raises
+    FloatingPointError naming the step and the learning rate to lower."""
+    for name, module in modules.items():
+        if module is None:
+            continue
+        bad = [
+            k
+            for k, v in module.state_dict().items()
+            if v.is_floating_point() and not torch.isfinite(v).all()
+        ]
+        if bad:
+            raise FloatingPointError(
+                _diverged(
+                    opt,
+                    where,
+                    f"the {name} {bad[:3]}{' ...' if len(bad) > 3 else ''} are not "
+                    "finite; the last good checkpoint is kept",
+                )
+            )
+
+
 def _save_progress(
     run_dir: Path,
     config: TrainConfig,
@@ -332,16 +471,26 @@ def _save_progress(
     average: WeightAverage | None,
     opt: torch.optim.Optimizer,
     state: TrainState,
+    best_sha256: str | None,
 ) -> None:
     """Write ``last.safetensors`` (``model.*``, ``ema.*``, ``opt.*``) and
-    ``last.json``."""
+    ``last.json``, which records the sha256 of ``last.safetensors`` and
+    ``best_sha256`` (that of ``best.safetensors``, ``None`` before the first)."""
+    _check_finite_weights(
+        {
+            "weights": model,
+            "averaged weights": None if average is None else average.model,
+        },
+        opt,
+        f"epoch {state.epoch}, step {state.step}",
+    )
     opt_tensors, opt_meta = optimizer_tensors(opt)
     ema = (
         {}
         if average is None
         else {f"ema.{k}": v for k, v in average.model.state_dict().items()}
     )
-    save_tensors(
+    last = save_tensors(
         run_dir / "last.safetensors",
         {
             **{f"model.{k}": v for k, v in model.state_dict().items()},
@@ -357,8 +506,19 @@ def _save_progress(
             "architecture": arch,
             "optimizer": opt_meta,
             "state": state.as_json(),
+            "sha256": {
+                "last.safetensors": file_sha256(last),
+                "best.safetensors": best_sha256,
+            },
         },
     )
+
+
+def _optimizer_steps(tensors: dict[str, torch.Tensor]) -> int:
+    """The optimiser steps an Adam state (``opt.<i>.step``) has taken: the most of
+    any parameter (parameters without gradients, e.g. a held head, take none)."""
+    steps = [int(v.item()) for k, v in tensors.items() if k.endswith(".step")]
+    return max(steps, default=0)
 
 
 def _resume(
@@ -368,21 +528,59 @@ def _resume(
     model: torch.nn.Module,
     average: WeightAverage | None,
     opt: torch.optim.Optimizer,
-) -> TrainState:
+    steps_per_epoch: int,
+) -> tuple[TrainState, str | None]:
     """Load what :func:`_save_progress` wrote into ``model``, ``average`` and ``opt``;
-    returns the state to continue from."""
-    meta = read_json(run_dir / "last.json")
+    returns the state to continue from and the recorded sha256 of
+    ``best.safetensors``. Refuses (ValueError, naming the fix) a run of an older
+    facelib or another configuration, a ``last.safetensors`` that does not match its
+    checksum, and a state that disagrees with the optimiser's step count
+    (``steps_per_epoch`` steps an epoch)."""
+    meta = read_json(run_dir / "last.json", _RESTART)
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f"{run_dir} holds an unfinished run of an older facelib (checkpoint format "
             f"{meta.get('format_version')}); pass overwrite=True to restart it"
         )
-    if meta["config"] != config.as_json() or meta["architecture"] != arch:
+    if meta.get("config") != config.as_json() or meta.get("architecture") != arch:
         raise ValueError(
             f"{run_dir} holds an unfinished run with another configuration; pass "
             "overwrite=True to restart"
         )
-    tensors = load_tensors(run_dir / "last.safetensors")
+    sums = meta.get("sha256")
+    if not isinstance(sums, dict) or not isinstance(sums.get("last.safetensors"), str):
+        raise ValueError(
+            f"{run_dir / 'last.json'} records no checksum of last.safetensors (written "
+            f"by an older facelib, or edited): {_RESTART}"
+        )
+    last = run_dir / "last.safetensors"
+    if not last.is_file():
+        raise FileNotFoundError(f"{last} is missing: {_RESTART}")
+    if file_sha256(last) != sums["last.safetensors"]:
+        raise ValueError(
+            f"{last} does not match its checksum in last.json (damaged, or its write "
+            f"was interrupted): {_RESTART}"
+        )
+    try:
+        state = TrainState.from_json(meta.get("state"))
+    except ValueError as err:
+        raise ValueError(f"{run_dir / 'last.json'}: {err}: {_RESTART}") from None
+    if state.epoch > config.epochs or state.step > steps_per_epoch:
+        raise ValueError(
+            f"{run_dir / 'last.json'} says epoch {state.epoch}, step {state.step}, "
+            f"beyond this run's {config.epochs} epochs of {steps_per_epoch} steps: "
+            f"{_RESTART}"
+        )
+    tensors = load_tensors(last)
+    done = state.epoch * steps_per_epoch + state.step
+    taken = _optimizer_steps(tensors)
+    if taken != done:
+        raise ValueError(
+            f"{run_dir / 'last.json'} says {done} steps were taken (epoch "
+            f"{state.epoch}, step {state.step}, {steps_per_epoch} steps an epoch), but "
+            f"the optimiser state in last.safetensors has taken {taken}: the state was "
+            f"edited, or belongs to another run; {_RESTART}"
+        )
     model.load_state_dict(
         {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
     )
@@ -391,7 +589,8 @@ def _resume(
             {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
         )
     load_optimizer(opt, tensors, meta["optimizer"])
-    return TrainState.from_json(meta["state"])
+    best = sums.get("best.safetensors")
+    return state, best if isinstance(best, str) else None
 
 
 def _validate(model: torch.nn.Module, data: Dataset, config: TrainConfig) -> Metrics:
@@ -464,9 +663,11 @@ def train(
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     best_weights = run_dir / "best.safetensors"
-    state = TrainState()
+    state, best_sha256 = TrainState(), None
     if (run_dir / "last.json").exists() and not overwrite:
-        state = _resume(run_dir, config, arch, model, average, opt)
+        state, best_sha256 = _resume(
+            run_dir, config, arch, model, average, opt, steps_per_epoch
+        )
 
     use_bf16 = uses_bf16(config.precision, device)
     merge = f"-{config.merge}" if config.network != "sv" else ""
@@ -511,7 +712,9 @@ def train(
             state.train_seconds += time.perf_counter() - tick
             tick = time.perf_counter()
             if config.checkpoint_every and state.step % config.checkpoint_every == 0:
-                _save_progress(run_dir, config, arch, model, average, opt, state)
+                _save_progress(
+                    run_dir, config, arch, model, average, opt, state, best_sha256
+                )
             if callback is not None:
                 callback(epoch * steps_per_epoch + state.step)
         metrics = _validate(kept, data, config)
@@ -519,15 +722,28 @@ def train(
             {"epoch": epoch + 1, "train_loss": state.train_loss, **asdict(metrics)}
         )
         if metrics.loss < state.best_loss:
+            _check_finite_weights(
+                {"kept weights": kept}, opt, f"epoch {epoch}, step {state.step}"
+            )
             state.best_loss, state.bad_epochs = metrics.loss, 0
-            save_tensors(best_weights, kept.state_dict())
+            best_sha256 = file_sha256(save_tensors(best_weights, kept.state_dict()))
         else:
             state.bad_epochs += 1
         state.epoch, state.step = epoch + 1, 0
-        _save_progress(run_dir, config, arch, model, average, opt, state)
+        _save_progress(run_dir, config, arch, model, average, opt, state, best_sha256)
     bar.close()
 
-    # the best (averaged) weights are the result
+    # the best (averaged) weights are the result, if they are the ones saved
+    if best_sha256 is None or not best_weights.is_file():
+        raise FileNotFoundError(
+            f"{run_dir} has no best weights (best.safetensors) to finish with: no "
+            f"epoch gave a finite validation loss, or the file was removed; {_RESTART}"
+        )
+    if file_sha256(best_weights) != best_sha256:
+        raise ValueError(
+            f"{best_weights} does not match its checksum in last.json (damaged): "
+            f"{_RESTART}"
+        )
     model.load_state_dict(load_tensors(best_weights))
     metrics = _validate(model, data, config)
     rate = state.images / max(state.train_seconds, 1e-9)

@@ -114,7 +114,7 @@ def reprojection_error_px(
     true cameras and the predicted shape seen through the predicted cameras (q (B, N,
     4), t (B, N, 3) mm, intrinsics K (B, N, 3, 3) px), over the P points."""
     uv_true = project(shape_true[:, None], K, q_true, t_true)
-    uv_pred = project(shape_pred[:, None], K, q_pred, t_pred)
+    uv_pred = project(shape_pred[:, None], K, q_pred, t_pred, in_front=False)
     return (uv_pred - uv_true).norm(dim=-1).mean(-1)
 
 

@@ -218,3 +218,31 @@ def test_network_loss_picks_the_loss_of_each_network():
     )
     with pytest.raises(ValueError, match="network must be one of"):
         network_loss("kind", pred, pred_shape, **cams)
+
+
+def test_a_guessed_camera_behind_the_face_costs_pixels_not_the_run():
+    """A predicted translation that puts points behind the camera (early in training)
+    gives a finite loss; the true cameras are still checked (project's own test)."""
+    K = intrinsics_from_fov(30.0, 64, 64)[None, None]
+    q = torch.tensor([[[1.0, 0.0, 0.0, 0.0]]])
+    shape = torch.tensor([[[0.0, 0.0, -50.0], [10.0, 5.0, 40.0]]])
+    loss = reprojection_loss(
+        shape_pred=shape,
+        q_pred=q,
+        t_pred=torch.tensor([[[0.0, 0.0, 20.0]]]),  # the second point behind
+        shape_true=shape,
+        q_true=q,
+        t_true=torch.tensor([[[0.0, 0.0, 600.0]]]),
+        K=K,
+    )
+    assert torch.isfinite(loss) and loss > 0
+    with pytest.raises(ValueError, match="behind"):
+        reprojection_loss(
+            shape_pred=shape,
+            q_pred=q,
+            t_pred=torch.tensor([[[0.0, 0.0, 600.0]]]),
+            shape_true=shape,
+            q_true=q,
+            t_true=torch.tensor([[[0.0, 0.0, 20.0]]]),
+            K=K,
+        )
