@@ -45,6 +45,7 @@ profile = "smoke"
 device = "cpu"
 
 # %%
+import textwrap
 import time
 
 import matplotlib.pyplot as plt
@@ -100,7 +101,8 @@ fig = viz.image_grid(
 # %% tags=["nbval-ignore-output"]
 done = run_reconstruct(paths, runs, work / "capture_out")
 print(" ".join(done.args[1:4]), "...")
-print(done.stderr)
+for line in done.stderr.splitlines():  # the command's messages, wrapped
+    print(textwrap.fill(line, 88, subsequent_indent="    "))
 print(f"exit status {done.returncode}")
 
 # %% [markdown]
@@ -173,7 +175,8 @@ if exported:
 # %% tags=["nbval-ignore-output"]
 astronaut = write_jpeg(work / "astronaut" / "astronaut.jpg", skimage.data.astronaut())
 real = run_reconstruct([astronaut], runs, work / "astronaut_out")
-print(real.stderr)
+for line in real.stderr.splitlines():
+    print(textwrap.fill(line, 88, subsequent_indent="    "))
 print(f"exit status {real.returncode}")
 
 # %%
