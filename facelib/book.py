@@ -11,9 +11,11 @@ whose type is not that of the declared literal (:func:`notebook_parameter_types`
 float, bool or str; an int does for a float) is refused before any kernel starts. The
 paired ``.ipynb`` twins next to the sources are never written (papermill's injected cell
 would leak back into the ``.py``). Wall times per notebook go to
-``runs/<profile>/notebook_times.json``. plotly.js (from the installed plotly package)
-and MathJax (from the ``django-static-mathjax`` package, which ships MathJax 3 as plain
-files) are copied into ``book/_static/`` so that the built book needs no network.
+``runs/<profile>/notebook_times.json`` (with its checksum record beside it, checked
+before the times are read back and merged). plotly.js (from the installed plotly
+package) and MathJax (from the ``django-static-mathjax`` package, which ships MathJax 3
+as plain files) are copied into ``book/_static/`` so that the built book needs no
+network.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-from facelib.storage import atomic_write
+from facelib.storage import atomic_write, verify_checksum, write_checksum
 
 __all__ = [
     "repo_root",
@@ -396,14 +398,18 @@ def main(argv: list[str] | None = None) -> int:
         sources = [s for s in sources if s.stem in args.only]
     install_static_assets(root)
     times_path = root / "runs" / args.profile / "notebook_times.json"
-    times = json.loads(times_path.read_text()) if times_path.is_file() else {}
+    times = (
+        json.loads(verify_checksum(times_path).read_text())
+        if times_path.is_file()
+        else {}
+    )
     for source in sources:
         print(f"[{args.profile}] {source.stem} ...", flush=True)
         seconds = execute_notebook(source, params, out_dir / f"{source.stem}.ipynb")
         times[source.stem] = round(seconds, 1)
         print(f"[{args.profile}] {source.stem}: {seconds:.1f} s", flush=True)
-    times_path.parent.mkdir(parents=True, exist_ok=True)
-    times_path.write_text(json.dumps(times, indent=2) + "\n")
+    text = json.dumps(times, indent=2) + "\n"
+    write_checksum(atomic_write(times_path, lambda tmp: Path(tmp).write_text(text)))
     print(
         f"wall time per notebook ({args.profile}): {json.dumps(times)} -> {times_path}"
     )

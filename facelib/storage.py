@@ -15,7 +15,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-__all__ = ["atomic_write", "file_sha256", "write_json"]
+__all__ = [
+    "atomic_write",
+    "file_sha256",
+    "write_json",
+    "write_checksum",
+    "verify_checksum",
+]
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
@@ -52,3 +58,44 @@ def file_sha256(path: str | os.PathLike) -> str:
         for chunk in iter(lambda: f.read(1 << 22), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def write_checksum(path: str | os.PathLike) -> Path:
+    """Record the SHA-256 of the file ``path`` beside it, in ``<name>.sha256``
+    (``sha256sum``'s format: the digest, two spaces, the file's name), atomically;
+    returns the record's path. :func:`verify_checksum` checks it."""
+    path = Path(path)
+    line = f"{file_sha256(path)}  {path.name}\n"
+    return atomic_write(_sidecar(path), lambda tmp: Path(tmp).write_text(line))
+
+
+def verify_checksum(path: str | os.PathLike) -> Path:
+    """Check the file ``path`` against the digest :func:`write_checksum` recorded
+    beside it; returns ``path``. Raises ``FileNotFoundError`` when the file or its
+    record is missing and ``ValueError`` when they disagree (the file was damaged or
+    edited)."""
+    path = Path(path)
+    record = _sidecar(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"missing {path}")
+    if not record.is_file():
+        raise FileNotFoundError(
+            f"{path} has no checksum record {record.name} beside it, so it cannot be "
+            "trusted; write it again with the code that made it"
+        )
+    fields = record.read_text().split()
+    if len(fields) != 2 or fields[1] != path.name or len(fields[0]) != 64:
+        raise ValueError(
+            f"{record} is not a checksum record of {path.name} ('<sha256>  <name>'); "
+            f"write {path.name} again with the code that made it"
+        )
+    if file_sha256(path) != fields[0]:
+        raise ValueError(
+            f"{path} does not match its checksum in {record.name} (damaged or edited "
+            "since it was written); write it again with the code that made it"
+        )
+    return path

@@ -6,7 +6,13 @@ import os
 
 import pytest
 
-from facelib.storage import atomic_write, file_sha256, write_json
+from facelib.storage import (
+    atomic_write,
+    file_sha256,
+    verify_checksum,
+    write_checksum,
+    write_json,
+)
 
 
 def test_atomic_write_puts_the_file_in_place_and_leaves_nothing_else(tmp_path):
@@ -82,3 +88,22 @@ def test_write_json_round_trip(tmp_path):
     with pytest.raises(TypeError):
         write_json(path, {"not json": object()})
     assert json.loads(path.read_text()) == [1]
+
+
+def test_checksum_records_in_sha256sums_format_catch_a_changed_byte(tmp_path):
+    path = tmp_path / "table.json"
+    path.write_bytes(b'{"a": 1}\n')
+    record = write_checksum(path)
+    assert record.name == "table.json.sha256"
+    want = hashlib.sha256(b'{"a": 1}\n').hexdigest()
+    assert record.read_text() == f"{want}  table.json\n"  # as sha256sum writes it
+    assert verify_checksum(path) == path
+    path.write_bytes(b'{"a": 2}\n')
+    with pytest.raises(ValueError, match="does not match its checksum.*write it again"):
+        verify_checksum(path)
+    record.unlink()
+    with pytest.raises(FileNotFoundError, match="no checksum record table.json.sha256"):
+        verify_checksum(path)
+    record.write_text("abc  other.json\n")
+    with pytest.raises(ValueError, match="not a checksum record of table.json"):
+        verify_checksum(path)

@@ -36,7 +36,7 @@ from facelib.geometry.camera import quaternion_to_yaw_pitch_roll
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.views import PAPER_TARGET_YAWS, ranked_views
 from facelib.parallel import process_map
-from facelib.storage import atomic_write
+from facelib.storage import atomic_write, verify_checksum, write_checksum
 
 __all__ = [
     "ROWS",
@@ -47,6 +47,7 @@ __all__ = [
     "bootstrap_interval",
     "summarise",
     "write_tables",
+    "read_tables",
 ]
 
 ROWS = (
@@ -231,7 +232,9 @@ def write_tables(
 ) -> tuple[Path, Path]:
     """Write Table 1 per capture motion (``{"orbit": [...], "turn": [...], "both":
     [...]}``) as ``table1.json`` (every field of :class:`RowSummary`) and ``table1.csv``
-    (:data:`CSV_COLUMNS`, mm), atomically; returns both paths."""
+    (:data:`CSV_COLUMNS`, mm), atomically, each with its checksum record beside it
+    (:func:`facelib.storage.write_checksum`; :func:`read_tables` checks them); returns
+    both paths."""
     folder = Path(folder)
     payload = json.dumps(
         {motion: [asdict(r) for r in table] for motion, table in tables.items()},
@@ -261,4 +264,16 @@ def write_tables(
     csv_path = atomic_write(
         folder / "table1.csv", lambda tmp: Path(tmp).write_text(text.getvalue())
     )
+    for path in (json_path, csv_path):
+        write_checksum(path)
     return json_path, csv_path
+
+
+def read_tables(folder: str | Path) -> dict[str, list[RowSummary]]:
+    """Table 1 as :func:`write_tables` wrote it into ``folder``, after checking both
+    files against their checksum records (``table1.json.sha256``,
+    ``table1.csv.sha256``)."""
+    folder = Path(folder)
+    verify_checksum(folder / "table1.csv")
+    data = json.loads(verify_checksum(folder / "table1.json").read_text())
+    return {motion: [RowSummary(**r) for r in rows] for motion, rows in data.items()}

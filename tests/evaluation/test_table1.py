@@ -10,6 +10,7 @@ from facelib.evaluation.table1 import (
     ROWS,
     bootstrap_interval,
     predict_rows,
+    read_tables,
     summarise,
     write_tables,
 )
@@ -109,5 +110,13 @@ def test_tables_are_written_and_read_back(tmp_path):
     assert float(rows[0]["paper_armse_mm"]) == PAPER_TABLE1["3DMM Mean"]
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [
         "table1.csv",
+        "table1.csv.sha256",
         "table1.json",
+        "table1.json.sha256",
     ]  # no temporary files left
+    # read back through the checksums: the same rows; a changed digit is refused
+    assert read_tables(tmp_path / "runs") == tables
+    text = csv_path.read_text()
+    csv_path.write_text(text.replace(rows[1]["armse_mean_mm"], "9.9999", 1))
+    with pytest.raises(ValueError, match="does not match its checksum"):
+        read_tables(tmp_path / "runs")
