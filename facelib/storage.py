@@ -19,6 +19,7 @@ __all__ = [
     "atomic_write",
     "file_sha256",
     "write_json",
+    "read_json",
     "write_checksum",
     "verify_checksum",
 ]
@@ -49,6 +50,21 @@ def write_json(path: str | os.PathLike, obj) -> Path:
     """Write ``obj`` as indented JSON, atomically; returns the path."""
     text = json.dumps(obj, indent=1)
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def read_json(path: str | Path, fix: str = "the file is damaged") -> dict:
+    """A JSON object written by :func:`write_json`; a file that is not
+    valid JSON or holds no object is a ValueError that ends with ``fix``."""
+    path = Path(path)
+    try:
+        obj = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not valid JSON ({err}): {fix}") from err
+    if not isinstance(obj, dict):
+        raise ValueError(
+            f"{path} must hold a JSON object, got {type(obj).__name__}: {fix}"
+        )
+    return obj
 
 
 def file_sha256(path: str | os.PathLike) -> str:

@@ -41,7 +41,7 @@ import torch
 from facelib.data.scan import RawScan, load_scan, save_scan
 from facelib.data.template import FaceTemplate, load_template, save_template
 from facelib.geometry.morphable_model import MorphableModel
-from facelib.storage import file_sha256
+from facelib.storage import file_sha256, read_json
 
 __all__ = [
     "Dataset",
@@ -493,15 +493,7 @@ def _read_manifest(path: Path, hint: str) -> dict:
     manifest_path = path / "manifest.json"
     if not manifest_path.is_file():
         raise FileNotFoundError(f"no data set at {path} (no manifest.json): {hint}")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{manifest_path} is not valid JSON ({err}): {hint}") from err
-    if not isinstance(manifest, dict):
-        raise ValueError(
-            f"{manifest_path} must hold a JSON object, got {type(manifest).__name__}:"
-            f" {hint}"
-        )
+    manifest = read_json(manifest_path, hint)
     if manifest.get("format_version") != FORMAT_VERSION:
         raise ValueError(
             f"{path} has format version {manifest.get('format_version')}, "

@@ -16,7 +16,6 @@ edited or damaged file) instead of loading something other than what was trained
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from safetensors.torch import load_file, save_file
 
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.nets import MERGES, NETWORKS, MultiView, SingleView, network_name
-from facelib.storage import atomic_write, file_sha256, write_json
+from facelib.storage import atomic_write, file_sha256, read_json, write_json
 
 __all__ = [
     "FORMAT_VERSION",
@@ -171,21 +170,6 @@ def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor]) -> Path:
 def load_tensors(path: str | Path) -> dict[str, torch.Tensor]:
     """The named tensors of a ``.safetensors`` file, on the CPU."""
     return load_file(str(path))
-
-
-def read_json(path: str | Path, fix: str = "the file is damaged") -> dict:
-    """A JSON object written by :func:`facelib.storage.write_json`; a file that is not
-    valid JSON or holds no object is a ValueError that ends with ``fix``."""
-    path = Path(path)
-    try:
-        obj = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path} is not valid JSON ({err}): {fix}") from err
-    if not isinstance(obj, dict):
-        raise ValueError(
-            f"{path} must hold a JSON object, got {type(obj).__name__}: {fix}"
-        )
-    return obj
 
 
 def optimizer_tensors(
