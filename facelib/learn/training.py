@@ -35,7 +35,9 @@ history, validation metrics, the sha256 of the 3DMM and of the data set's manife
 state and :class:`TrainState`), with ``best.safetensors`` (the best weights so far).
 ``last.json`` records the sha256 of ``last.safetensors`` and of ``best.safetensors``: a
 damaged resume file is refused (it is not resumed from), and damaged best weights are
-refused at the end (their fresh checksum never reaches ``model.json``). A resume state
+refused at the end (their fresh checksum never reaches ``model.json``). A save writes
+the new weights as ``last.next.safetensors``, then ``last.json``, then renames them, so
+that a kill at any moment leaves a consistent pair to resume from. A resume state
 whose step counter disagrees with the optimiser's is refused too. A diverging run (a
 loss, prediction or weight that is not finite) stops with a FloatingPointError that
 names the step and a lower learning rate, before it writes a checkpoint: the last good
@@ -47,6 +49,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -490,8 +493,11 @@ def _save_progress(
         if average is None
         else {f"ema.{k}": v for k, v in average.model.state_dict().items()}
     )
-    last = save_tensors(
-        run_dir / "last.safetensors",
+    # three steps, each atomic, so that a kill anywhere leaves a consistent pair: the
+    # new weights under a new name, then last.json with their checksum, then the rename
+    # (:func:`_finish_interrupted_save` completes or drops an interrupted save)
+    pending = save_tensors(
+        run_dir / _PENDING,
         {
             **{f"model.{k}": v for k, v in model.state_dict().items()},
             **ema,
@@ -507,11 +513,32 @@ def _save_progress(
             "optimizer": opt_meta,
             "state": state.as_json(),
             "sha256": {
-                "last.safetensors": file_sha256(last),
+                "last.safetensors": file_sha256(pending),
                 "best.safetensors": best_sha256,
             },
         },
     )
+    os.replace(pending, run_dir / "last.safetensors")
+
+
+#: where :func:`_save_progress` writes the next resume weights before ``last.json``
+#: records them
+_PENDING = "last.next.safetensors"
+
+
+def _finish_interrupted_save(run_dir: Path, recorded: str) -> None:
+    """A save that a kill interrupted: weights in ``last.next.safetensors`` whose
+    checksum ``last.json`` already records (``recorded``) are the latest and take
+    their place; weights it does not record were never committed and are dropped
+    (``last.json`` and ``last.safetensors`` are then the previous, consistent
+    pair)."""
+    pending = run_dir / _PENDING
+    if not pending.is_file():
+        return
+    if file_sha256(pending) == recorded:
+        os.replace(pending, run_dir / "last.safetensors")
+    else:
+        pending.unlink()
 
 
 def _optimizer_steps(tensors: dict[str, torch.Tensor]) -> int:
@@ -553,6 +580,7 @@ def _resume(
             f"{run_dir / 'last.json'} records no checksum of last.safetensors (written "
             f"by an older facelib, or edited): {_RESTART}"
         )
+    _finish_interrupted_save(run_dir, sums["last.safetensors"])
     last = run_dir / "last.safetensors"
     if not last.is_file():
         raise FileNotFoundError(f"{last} is missing: {_RESTART}")
@@ -763,7 +791,7 @@ def train(
             "torch": torch.__version__,
         },
     )
-    for name in ("last.json", "last.safetensors", "best.safetensors"):
+    for name in ("last.json", "last.safetensors", _PENDING, "best.safetensors"):
         (run_dir / name).unlink(missing_ok=True)
     return TrainResult(
         model=model.eval(),

@@ -46,6 +46,41 @@ def test_interrupted_run_resumes_to_the_same_weights(data, tmp_path, ema_decay):
     assert not (tmp_path / "broken" / "last.json").exists()  # cleaned up when finished
 
 
+@pytest.mark.parametrize("cut", ["before last.json", "before the rename"])
+def test_a_kill_inside_a_checkpoint_save_still_resumes_exactly(
+    data, tmp_path, monkeypatch, cut
+):
+    """A kill between the three steps of a save (new weights, last.json, rename):
+    before last.json the new weights were never committed and the previous pair
+    resumes; after it they are the latest and take their place. Either way the
+    finished weights are the uninterrupted run's, bit for bit."""
+    import facelib.learn.training as training
+
+    config = TrainConfig(network="sv", checkpoint_every=1, ema_decay=0.9, **FAST)
+    train(config, data, tmp_path / "whole", progress=False)
+    saves = []
+    real = training.write_json if cut == "before last.json" else training.os.replace
+
+    def killed_on_the_second_save(*args, **kwargs):
+        if str(args[0]).endswith(("last.json", "last.next.safetensors")):
+            saves.append(args[0])
+            if len(saves) == 2:
+                raise KeyboardInterrupt(f"killed {cut}")
+        return real(*args, **kwargs)
+
+    name = "write_json" if cut == "before last.json" else "os.replace"
+    target = training if name == "write_json" else training.os
+    monkeypatch.setattr(target, name.split(".")[-1], killed_on_the_second_save)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, data, tmp_path / "broken", progress=False)
+    monkeypatch.undo()
+    assert (tmp_path / "broken" / "last.next.safetensors").exists()
+    train(config, data, tmp_path / "broken", progress=False)
+    a, b = weights(tmp_path / "whole"), weights(tmp_path / "broken")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert not (tmp_path / "broken" / "last.next.safetensors").exists()
+
+
 def test_averaged_weights_follow_the_moving_average(data, tmp_path):
     """With ema_decay d, after every step the kept weights are d * (their last value) +
     (1 - d) * (the trained weights), read back from the step's checkpoint; the finished
