@@ -39,6 +39,7 @@ from facelib.geometry.camera import (
     camera_center,
     matrix_to_quaternion,
     model_to_camera,
+    quaternion_to_matrix,
 )
 
 __all__ = [
@@ -69,6 +70,17 @@ class RasterSettings:
     image_size: tuple[int, int] = (128, 128)
     cull_backfaces: bool = True
     max_window: int = 64
+    #: ``"auto"``: the compiled loop (:mod:`facelib.graphics.zbuffer`) on the CPU, the
+    #: vectorised torch windows elsewhere; ``"torch"``: the torch windows everywhere
+    #: (the same keys bit for bit, several times slower on a CPU)
+    backend: str = "auto"
+
+    def __post_init__(self):
+        if self.backend not in ("auto", "torch"):
+            raise ValueError(
+                f"RasterSettings.backend must be 'auto' or 'torch', got "
+                f"{self.backend!r}"
+            )
 
 
 @dataclass
@@ -122,6 +134,14 @@ def rasterize(
         -1, -2
     )  # Eq. 4 on the camera-frame points (project() would transform them again)
     uv = uvw[..., :2] / uvw[..., 2:3]  # (B, P, 2)
+    if settings.backend == "auto" and device.type == "cpu":
+        from facelib.graphics.zbuffer import rasterize_compiled
+
+        tri, depth, bary = rasterize_compiled(
+            uv, cam[..., 2], faces, (H, W), settings.cull_backfaces, _DEPTH_SCALE,
+            _FAR_KEY,
+        )  # fmt: skip
+        return Fragments(triangle=tri, depth=depth, bary=bary)
     tri_uv = uv[:, faces]  # (B, F, 3, 2)
     tri_z = cam[:, faces, 2]  # (B, F, 3)
     ax, ay = tri_uv[..., 0, 0], tri_uv[..., 0, 1]
@@ -133,6 +153,20 @@ def rasterize(
     keep = (tri_z > 1e-3).all(-1) & (area.abs() > 1e-12)
     if settings.cull_backfaces:
         keep &= area < 0
+    zbuf = _windows(tri_uv, tri_z, area, keep, H, W, settings.max_window)
+    covered = zbuf != _FAR_KEY
+    tri = torch.where(
+        covered, zbuf & ((1 << _TRI_BITS) - 1), torch.full_like(zbuf, -1)
+    ).view(B, H, W)
+    bary, depth = _barycentrics(tri, tri_uv, tri_z, H, W)
+    return Fragments(triangle=tri, depth=depth, bary=bary)
+
+
+def _windows(tri_uv, tri_z, area, keep, H, W, max_window):
+    """The z-buffer keys (B * H * W,) int64 of the kept triangles, vectorised in torch:
+    triangles grouped by box size, each group testing a fixed window per triangle."""
+    B = tri_uv.shape[0]
+    device = tri_uv.device
     b_idx, f_idx = keep.nonzero(as_tuple=True)
     uv_kept = tri_uv[b_idx, f_idx]  # (N, 3, 2)
     lo_xy, hi_xy = uv_kept.amin(1), uv_kept.amax(1)  # (N, 2)
@@ -160,9 +194,9 @@ def rasterize(
     previous = 0
     window = 1
     while (
-        previous < settings.max_window
+        previous < max_window
     ):  # size classes (previous, window]: 1, 2, 4, ... max_window
-        window = min(2 * previous if previous else 1, settings.max_window)
+        window = min(2 * previous if previous else 1, max_window)
         sel = ((size > previous) & (size <= window)).nonzero(as_tuple=True)[0]
         if sel.numel():
             _splat(
@@ -180,18 +214,18 @@ def rasterize(
                 W,
             )
         previous = window
-    sel = (size > settings.max_window).nonzero(as_tuple=True)[0]
+    sel = (size > max_window).nonzero(as_tuple=True)[0]
     if sel.numel():  # very large triangles: tile their boxes with max_window windows
-        n_tiles = int(torch.ceil(size[sel].max() / settings.max_window).item())
+        n_tiles = int(torch.ceil(size[sel].max() / max_window).item())
         for ty in range(n_tiles):
             for tx in range(n_tiles):
                 _splat(
                     zbuf,
                     b_idx[sel],
                     f_idx[sel],
-                    x0[sel] + tx * settings.max_window,
-                    y0[sel] + ty * settings.max_window,
-                    settings.max_window,
+                    x0[sel] + tx * max_window,
+                    y0[sel] + ty * max_window,
+                    max_window,
                     size[sel],
                     tri_uv,
                     tri_z,
@@ -201,12 +235,7 @@ def rasterize(
                     origin=(x0[sel], y0[sel]),
                 )
 
-    covered = zbuf != _FAR_KEY
-    tri = torch.where(
-        covered, zbuf & ((1 << _TRI_BITS) - 1), torch.full_like(zbuf, -1)
-    ).view(B, H, W)
-    bary, depth = _barycentrics(tri, tri_uv, tri_z, H, W)
-    return Fragments(triangle=tri, depth=depth, bary=bary)
+    return zbuf
 
 
 def _splat(
@@ -291,10 +320,12 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     fn = torch.cross(
         v[:, :, 1] - v[:, :, 0], v[:, :, 2] - v[:, :, 0], dim=-1
     )  # area-weighted
-    # accumulate along the first dimension (contiguous rows): (P, B * 3)
-    fn_rows = fn.permute(1, 0, 2).reshape(-1, B * 3).repeat(3, 1)
+    # accumulate along the first dimension (contiguous rows): (P, B * 3), every face's
+    # first corner, then every second, then every third
+    fn_rows = fn.permute(1, 0, 2).reshape(-1, B * 3)
     n = torch.zeros(P, B * 3, dtype=vertices.dtype, device=vertices.device)
-    n.index_add_(0, faces.t().reshape(-1), fn_rows)
+    for corner in range(3):
+        n.index_add_(0, faces[:, corner], fn_rows)
     return torch.nn.functional.normalize(n.view(P, B, 3).permute(1, 0, 2), dim=-1)
 
 
@@ -424,7 +455,10 @@ def shadow_visibility(
     fragments = rasterize(
         vertices, faces, K, q, t, RasterSettings(image_size=(size, size))
     )
-    cam = model_to_camera(points[:, None, :], q[batch], t[batch])[:, 0]  # (N, 3)
+    # the rotation per image, then per point (one matrix per point would cost N
+    # quaternion conversions); the same arithmetic as model_to_camera
+    R = quaternion_to_matrix(q)[batch]  # (N, 3, 3)
+    cam = (points[:, None, :] @ R.transpose(-1, -2) + t[batch][:, None, :])[:, 0]
     u = cam[:, 0] * K[batch, 0, 0] / cam[:, 2] + K[batch, 0, 2]
     v = cam[:, 1] * K[batch, 1, 1] / cam[:, 2] + K[batch, 1, 2]
     lit = torch.zeros_like(u)
