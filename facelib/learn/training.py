@@ -685,7 +685,7 @@ def train(
         raise ValueError(
             f"batch_size={config.batch_size} scenes a step cannot be shared equally "
             f"by {ranks} ranks: make batch_size a multiple of the number of ranks "
-            f"(e.g. {ranks * max(1, config.batch_size // ranks)}), or start "
+            f"(e.g. {ranks * math.ceil(config.batch_size / ranks)}), or start "
             "torchrun with a number of ranks that divides it"
         )
     device = distributed.rank_device(config.device)
