@@ -105,12 +105,18 @@ class SceneSampler:
         *,
         mirror: bool,
         device: str | torch.device = "cpu",
+        part: slice | None = None,
     ) -> Batch:
         """The scenes ``scene_ids`` (B,) for training: a multi-view scene's N
         photographs drawn at random (one ``randperm`` per scene, in order) and sorted by
         yaw; then, with ``mirror``, each scene mirrored with probability 1/2 (one
-        ``rand`` (B,) after the photographs)."""
-        return self._batch(scene_ids, generator, mirror, torch.device(device))
+        ``rand`` (B,) after the photographs).
+
+        ``part``: only the scenes ``scene_ids[part]`` are read and returned (a rank's
+        share of a global batch, :func:`facelib.learn.distributed.share`); the random
+        draws are still those of all B scenes, so that the parts of the ranks put
+        together are the whole batch."""
+        return self._batch(scene_ids, generator, mirror, torch.device(device), part)
 
     def validation_batch(
         self, scene_ids: np.ndarray, *, device: str | torch.device = "cpu"
@@ -118,7 +124,7 @@ class SceneSampler:
         """The scenes ``scene_ids`` (B,) for validation: a multi-view scene's N
         photographs are those nearest -45°..45° (:func:`select_views`); no randomness,
         no mirroring."""
-        return self._batch(scene_ids, None, False, torch.device(device))
+        return self._batch(scene_ids, None, False, torch.device(device), None)
 
     def _batch(
         self,
@@ -126,6 +132,7 @@ class SceneSampler:
         generator: torch.Generator | None,
         mirror: bool,
         device: torch.device,
+        part: slice | None,
     ) -> Batch:
         V = self.data.photos_per_subject
         rows, views = [], []
@@ -140,6 +147,13 @@ class SceneSampler:
                 chosen = pick[np.argsort(self.yaw[i][pick])]
             rows.append(self.subjects[i])
             views.append(chosen)
+        # every draw is made for the whole batch, before any part of it is read
+        flip = None
+        if mirror and generator is not None:
+            flip = torch.rand(len(scene_ids), generator=generator) < 0.5
+        if part is not None:
+            rows, views = rows[part], views[part]
+            flip = None if flip is None else flip[part]
         rows_arr, views_arr = np.array(rows), np.stack(views)
 
         def take(name: str, dtype: torch.dtype | None = torch.float64) -> torch.Tensor:
@@ -150,27 +164,25 @@ class SceneSampler:
         images = take("images", None)
         K, q, t = take("K"), take("q"), take("t")
         shapes = torch.from_numpy(np.array(self.data.shapes[rows_arr])).double()
-        if mirror and generator is not None:
-            flip = torch.rand(len(scene_ids), generator=generator) < 0.5
-            if flip.any():
-                im, Km, qm, tm, sm = mirror_scene(
-                    images[flip],
-                    K[flip],
-                    q[flip],
-                    t[flip],
-                    shapes[flip],
-                    self.data.template.mirror,
-                )
-                if self.n_views is not None and self.n_views > 1:
-                    # mirroring reverses the yaw order: sort the views again
-                    im, Km, qm, tm = im.flip(1), Km.flip(1), qm.flip(1), tm.flip(1)
-                images[flip], K[flip], q[flip], t[flip], shapes[flip] = (
-                    im,
-                    Km,
-                    qm,
-                    tm,
-                    sm,
-                )
+        if flip is not None and flip.any():
+            im, Km, qm, tm, sm = mirror_scene(
+                images[flip],
+                K[flip],
+                q[flip],
+                t[flip],
+                shapes[flip],
+                self.data.template.mirror,
+            )
+            if self.n_views is not None and self.n_views > 1:
+                # mirroring reverses the yaw order: sort the views again
+                im, Km, qm, tm = im.flip(1), Km.flip(1), qm.flip(1), tm.flip(1)
+            images[flip], K[flip], q[flip], t[flip], shapes[flip] = (
+                im,
+                Km,
+                qm,
+                tm,
+                sm,
+            )
         return Batch(
             images.to(device),
             K.float().to(device),

@@ -57,15 +57,18 @@ from typing import Callable
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
 from facelib.data.dataset import Dataset
 from facelib.geometry.camera import translation_to_image
 from facelib.geometry.morphable_model import MorphableModel
+from facelib.learn import distributed
 from facelib.learn.averaging import WeightAverage
 from facelib.learn.batches import Batch, SceneSampler, seeded_generator
 from facelib.learn.checkpoints import (
     FORMAT_VERSION,
     architecture,
+    build_network,
     load_model,
     load_optimizer,
     load_tensors,
@@ -294,6 +297,7 @@ def training_step(
     *,
     bf16: bool = False,
     where: str = "",
+    loss_weight: float = 1.0,
 ) -> torch.Tensor:
     """One optimiser step of ``network`` (one of :data:`NETWORKS`) on ``batch``
     (:class:`Batch`: images uint8 (B, N, 3, S, S), K (B, N, 3, 3) px, q (B, N, 4), t (B,
@@ -301,7 +305,9 @@ def training_step(
     bf16 autocast when ``bf16`` (the loss is computed in float32). ``where`` names the
     step in the FloatingPointError raised when the network's predictions or the loss
     are not finite (a diverging run: the error names the learning rate to lower).
-    Returns the loss (detached; px², or mm² for ``"mv_shape"``)."""
+    ``loss_weight``: the gradient is that of the loss times this weight (a rank's
+    share of a distributed batch, :func:`facelib.learn.distributed.share`). Returns
+    the loss (detached, unweighted; px², or mm² for ``"mv_shape"``)."""
     images, K, q, t, shapes = batch
     with torch.autocast(
         device_type=images.device.type, dtype=torch.bfloat16, enabled=bf16
@@ -320,7 +326,7 @@ def training_step(
     if not torch.isfinite(loss):
         raise FloatingPointError(_diverged(opt, where, f"the loss is {loss.item()}"))
     opt.zero_grad(set_to_none=True)
-    loss.backward()
+    (loss if loss_weight == 1.0 else loss * loss_weight).backward()
     opt.step()
     return loss.detach()
 
@@ -621,15 +627,18 @@ def _resume(
     return state, best if isinstance(best, str) else None
 
 
-def _validate(model: torch.nn.Module, data: Dataset, config: TrainConfig) -> Metrics:
-    """Validation metrics of ``model`` on the validation split (``config``'s N)."""
+def _validate(
+    model: torch.nn.Module, data: Dataset, config: TrainConfig, device: torch.device
+) -> Metrics:
+    """Validation metrics of ``model`` on the validation split (``config``'s N), on
+    ``device``."""
     return validate(
         model,
         data,
         data.subjects("val"),
         network=config.network,
         n_views=config.n_views,
-        device=config.device,
+        device=str(device),
     )
 
 
@@ -646,6 +655,14 @@ def train(
 ) -> TrainResult:
     """Train (or resume) one network; see the module doc.
 
+    Under ``torchrun`` (several ranks, :mod:`facelib.learn.distributed`; the process
+    group is joined here if it is not yet) every rank calls this with the same
+    arguments: each draws the global batch of ``batch_size`` scenes (a multiple of
+    the number of ranks) and reads its contiguous share, DistributedDataParallel
+    averages the gradients, and rank 0 alone reads and writes ``run_dir`` and
+    validates; every rank returns the same result. The data set, and ``init``, must be
+    readable on every machine.
+
     Args:
         config: what to train.
         data: the data set (training and validation subjects).
@@ -655,22 +672,32 @@ def train(
         overwrite: retrain a finished run, restart an unfinished one.
         reuse_finished: load and return a finished run instead, provided it was
             trained with this configuration on this data set (otherwise an error).
-        progress: show a progress bar.
+        progress: show a progress bar (rank 0's).
         callback: ``callback(step)`` runs after every optimiser step (and its
             checkpoint, if one is due), with the steps done since the start.
     """
     from tqdm import tqdm
 
     run_dir = Path(run_dir)
-    device = torch.device(config.device)
+    distributed.init_from_env(config.device)
+    ranks = distributed.world_size()
+    if config.batch_size % ranks:
+        raise ValueError(
+            f"batch_size={config.batch_size} scenes a step cannot be shared equally "
+            f"by {ranks} ranks: make batch_size a multiple of the number of ranks "
+            f"(e.g. {ranks * math.ceil(config.batch_size / ranks)}), or start "
+            "torchrun with a number of ranks that divides it"
+        )
+    device = distributed.rank_device(config.device)
     manifest_sha = file_sha256(data.path / "manifest.json")
-    if (run_dir / "model.json").exists() and not overwrite:
+    finished = distributed.on_rank0(lambda: (run_dir / "model.json").exists())
+    if finished and not overwrite:
         if not reuse_finished:
             raise FileExistsError(
                 f"{run_dir} holds a finished model; load it with load_model, or pass "
                 "overwrite=True to retrain"
             )
-        return _finished(config, data, run_dir, manifest_sha)
+        return _finished_on_every_rank(config, data, run_dir, manifest_sha, device)
     morphable_model = data.morphable_model
 
     # channels_last: faster convolutions on CUDA and on CPU
@@ -692,20 +719,25 @@ def train(
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     best_weights = run_dir / "best.safetensors"
     state, best_sha256 = TrainState(), None
-    if (run_dir / "last.json").exists() and not overwrite:
-        state, best_sha256 = _resume(
-            run_dir, config, arch, model, average, opt, steps_per_epoch
+    resuming = distributed.on_rank0(lambda: (run_dir / "last.json").exists())
+    if resuming and not overwrite:
+        state, best_sha256 = distributed.on_rank0(
+            lambda: _resume(run_dir, config, arch, model, average, opt, steps_per_epoch)
         )
+        _share_resumed(model, average, opt)
 
     use_bf16 = uses_bf16(config.precision, device)
     merge = f"-{config.merge}" if config.network != "sv" else ""
     bar = tqdm(
         total=config.epochs * steps_per_epoch,
         initial=state.epoch * steps_per_epoch + state.step,
-        disable=not progress,
+        disable=not progress or distributed.rank() != 0,
         mininterval=5.0,
         desc=f"{config.network}{merge}",
     )
+    # what the optimiser steps run: the network, or its DistributedDataParallel
+    # wrapper (rebuilt when the trainable parameters change: the pose warm-up)
+    stepper, trainable = model, None
     while state.epoch < config.epochs and state.bad_epochs < config.patience:
         epoch = state.epoch
         order = torch.randperm(
@@ -715,21 +747,35 @@ def train(
         if config.pose_warmup_epochs:
             # α's MLP starts learning after the warm-up (its output layer starts at 0)
             model.alpha_head.requires_grad_(epoch >= config.pose_warmup_epochs)
+        if ranks > 1:
+            now = tuple(p.requires_grad for p in model.parameters())
+            if now != trainable:
+                stepper = None  # the old wrapper's gradient hooks go first
+                stepper = DistributedDataParallel(
+                    model, device_ids=[device] if device.type == "cuda" else None
+                )
+                trainable = now
         tick = time.perf_counter()
         while state.step < steps_per_epoch:
             step = state.step
             ids = order[step * config.batch_size : (step + 1) * config.batch_size]
             g = seeded_generator(config.seed, epoch, step + 1)
-            batch = sampler.training_batch(ids, g, mirror=config.mirror, device=device)
+            part, weight = distributed.share(len(ids)) if ranks > 1 else (None, 1.0)
+            batch = sampler.training_batch(
+                ids, g, mirror=config.mirror, device=device, part=part
+            )
             loss = training_step(
-                model,
+                stepper,
                 opt,
                 config.network,
                 morphable_model,
                 batch,
                 bf16=use_bf16,
                 where=f"epoch {epoch}, step {step}",
+                loss_weight=weight,
             )
+            if ranks > 1:  # the global batch's loss
+                loss = distributed.mean_over_ranks(loss * weight)
             if average is not None:
                 average.update(model)
             state.step = step + 1
@@ -740,63 +786,137 @@ def train(
             state.train_seconds += time.perf_counter() - tick
             tick = time.perf_counter()
             if config.checkpoint_every and state.step % config.checkpoint_every == 0:
-                _save_progress(
-                    run_dir, config, arch, model, average, opt, state, best_sha256
+                distributed.on_rank0(
+                    lambda: _save_progress(
+                        run_dir, config, arch, model, average, opt, state, best_sha256
+                    )
                 )
             if callback is not None:
                 callback(epoch * steps_per_epoch + state.step)
-        metrics = _validate(kept, data, config)
+        metrics = distributed.on_rank0(lambda: _validate(kept, data, config, device))
         state.history.append(
             {"epoch": epoch + 1, "train_loss": state.train_loss, **asdict(metrics)}
         )
         if metrics.loss < state.best_loss:
-            _check_finite_weights(
-                {"kept weights": kept}, opt, f"epoch {epoch}, step {state.step}"
+            where = f"epoch {epoch}, step {state.step}"
+            best_sha256 = distributed.on_rank0(
+                lambda: _keep_best(kept, opt, best_weights, where)
             )
             state.best_loss, state.bad_epochs = metrics.loss, 0
-            best_sha256 = file_sha256(save_tensors(best_weights, kept.state_dict()))
         else:
             state.bad_epochs += 1
         state.epoch, state.step = epoch + 1, 0
-        _save_progress(run_dir, config, arch, model, average, opt, state, best_sha256)
+        distributed.on_rank0(
+            lambda: _save_progress(
+                run_dir, config, arch, model, average, opt, state, best_sha256
+            )
+        )
     bar.close()
 
-    # the best (averaged) weights are the result, if they are the ones saved
-    if best_sha256 is None or not best_weights.is_file():
-        raise FileNotFoundError(
-            f"{run_dir} has no best weights (best.safetensors) to finish with: no "
-            f"epoch gave a finite validation loss, or the file was removed; {_RESTART}"
+    def finish() -> tuple[Metrics, float]:
+        """Rank 0: the best (averaged) weights into ``model``, if they are the ones
+        saved; validated and written as the finished run."""
+        if best_sha256 is None or not best_weights.is_file():
+            raise FileNotFoundError(
+                f"{run_dir} has no best weights (best.safetensors) to finish with: no "
+                "epoch gave a finite validation loss, or the file was removed; "
+                f"{_RESTART}"
+            )
+        if file_sha256(best_weights) != best_sha256:
+            raise ValueError(
+                f"{best_weights} does not match its checksum in last.json (damaged): "
+                f"{_RESTART}"
+            )
+        model.load_state_dict(load_tensors(best_weights))
+        metrics = _validate(model, data, config, device)
+        rate = state.images / max(state.train_seconds, 1e-9)
+        save_model(
+            run_dir,
+            model,
+            {
+                "config": asdict(config),
+                "metrics": asdict(metrics),
+                "history": state.history,
+                "images_per_second": rate,
+                "morphable_model_sha256": morphable_model.fingerprint(),
+                "dataset_manifest_sha256": manifest_sha,
+                "dataset": str(data.path),
+                "init": str(init) if init else None,
+                "device": str(device),
+                "torch": torch.__version__,
+            },
         )
-    if file_sha256(best_weights) != best_sha256:
-        raise ValueError(
-            f"{best_weights} does not match its checksum in last.json (damaged): "
-            f"{_RESTART}"
-        )
-    model.load_state_dict(load_tensors(best_weights))
-    metrics = _validate(model, data, config)
-    rate = state.images / max(state.train_seconds, 1e-9)
-    save_model(
-        run_dir,
-        model,
-        {
-            "config": asdict(config),
-            "metrics": asdict(metrics),
-            "history": state.history,
-            "images_per_second": rate,
-            "morphable_model_sha256": morphable_model.fingerprint(),
-            "dataset_manifest_sha256": manifest_sha,
-            "dataset": str(data.path),
-            "init": str(init) if init else None,
-            "device": str(device),
-            "torch": torch.__version__,
-        },
-    )
-    for name in ("last.json", "last.safetensors", _PENDING, "best.safetensors"):
-        (run_dir / name).unlink(missing_ok=True)
+        for name in ("last.json", "last.safetensors", _PENDING, "best.safetensors"):
+            (run_dir / name).unlink(missing_ok=True)
+        return metrics, rate
+
+    metrics, rate = distributed.on_rank0(finish)
+    distributed.broadcast_module(model)  # rank 0's best weights
     return TrainResult(
         model=model.eval(),
         path=run_dir,
         history=state.history,
         metrics=metrics,
+        images_per_second=rate,
+    )
+
+
+def _keep_best(
+    kept: torch.nn.Module, opt: torch.optim.Optimizer, path: Path, where: str
+) -> str:
+    """Write the kept weights to ``path`` (the best so far) after checking that they
+    are finite; returns the file's sha256."""
+    _check_finite_weights({"kept weights": kept}, opt, where)
+    return file_sha256(save_tensors(path, kept.state_dict()))
+
+
+def _share_resumed(
+    model: torch.nn.Module, average: WeightAverage | None, opt: torch.optim.Optimizer
+) -> None:
+    """Rank 0's resumed weights, averaged weights and optimiser state on every rank
+    (only rank 0 reads the run folder); nothing without a process group."""
+    if not distributed.is_distributed():
+        return
+    distributed.broadcast_module(model)
+    if average is not None:
+        distributed.broadcast_module(average.model)
+    tensors, meta = optimizer_tensors(opt) if distributed.rank() == 0 else ({}, {})
+    meta = distributed.on_rank0(lambda: meta)
+    tensors = distributed.broadcast_tensors(tensors)
+    if distributed.rank() != 0:
+        load_optimizer(opt, tensors, meta)
+
+
+def _finished_on_every_rank(
+    config: TrainConfig,
+    data: Dataset,
+    run_dir: Path,
+    manifest_sha: str,
+    device: torch.device,
+) -> TrainResult:
+    """:func:`_finished` on rank 0 (which reads the run folder); the other ranks build
+    the same network and take rank 0's weights."""
+    if not distributed.is_distributed():
+        return _finished(config, data, run_dir, manifest_sha)
+    held: dict[str, TrainResult] = {}
+
+    def load() -> tuple[dict, list[dict], dict, float]:
+        result = held["result"] = _finished(config, data, run_dir, manifest_sha)
+        return (
+            architecture(result.model),
+            result.history,
+            asdict(result.metrics),
+            result.images_per_second,
+        )
+
+    arch, history, metrics, rate = distributed.on_rank0(load)
+    model = held["result"].model if "result" in held else build_network(arch)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    distributed.broadcast_module(model)
+    return TrainResult(
+        model=model.eval(),
+        path=run_dir,
+        history=history,
+        metrics=Metrics(**metrics),
         images_per_second=rate,
     )
