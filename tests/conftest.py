@@ -1,5 +1,5 @@
-"""Shared fixtures: a tiny data set built once per test session, and three faces of the
-world with their albedo."""
+"""Shared fixtures: a tiny data set built once per test session, three faces of the
+world with their albedo, and a Dask cluster of two worker processes."""
 
 import numpy as np
 import pytest
@@ -68,3 +68,21 @@ def james():
     except (FileNotFoundError, ValueError) as err:
         pytest.skip(f"james is not available: {err}")
     return load_james()
+
+
+@pytest.fixture(scope="session")
+def dask_cluster():
+    """A local Dask cluster of 2 worker processes with one thread each (as `dask
+    scheduler` and `dask worker ADDRESS --nthreads 1` on two nodes would give), or a
+    skip when Dask's ``distributed`` is not installed (``pip install
+    'facelib[cluster]'``). The workers are spawned with this process's ``sys.path``, so
+    they import the facelib under test."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=":0",
+        host="127.0.0.1",
+    ) as cluster:
+        yield cluster

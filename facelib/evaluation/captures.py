@@ -143,10 +143,12 @@ def evaluate_captures(
     networks: dict[str, torch.nn.Module],
     *,
     workers: int = 1,
+    engine: str | None = None,
     progress: bool = False,
 ) -> CaptureEvaluation:
     """Predict every row of Table 1 on every capture of ``data`` and score it against
-    the subject's raw scan (ARMSE in ``workers`` processes)."""
+    the subject's raw scan (ARMSE in ``workers`` processes on ``engine``:
+    :func:`facelib.evaluation.table1.score_captures`)."""
     from tqdm import tqdm
 
     subjects = np.asarray(data.capture_subjects)
@@ -166,6 +168,7 @@ def evaluate_captures(
         template.landmarks,
         [scans[subject] for subject, _ in keys],
         workers=workers,
+        engine=engine,
     )
     return CaptureEvaluation(
         subjects=subjects,
@@ -178,10 +181,15 @@ def evaluate_captures(
 
 
 def morphable_model_bound(
-    data: Dataset, evaluation: CaptureEvaluation, *, workers: int = 1
+    data: Dataset,
+    evaluation: CaptureEvaluation,
+    *,
+    workers: int = 1,
+    engine: str | None = None,
 ) -> np.ndarray:
     """ARMSE (mm) per captured subject, (M,), of the subject's true shape projected onto
-    the 3DMM: what a network that regressed every coefficient perfectly would score."""
+    the 3DMM: what a network that regressed every coefficient perfectly would score
+    (in ``workers`` processes on ``engine``, as :func:`evaluate_captures`)."""
     model = data.morphable_model
     true_shapes = data.tensor("shapes", evaluation.subjects)
     fits = model.shape(model.coefficients(true_shapes)).numpy()
@@ -191,6 +199,7 @@ def morphable_model_bound(
         data.template.landmarks,
         [evaluation.scans[int(s)] for s in evaluation.subjects],
         workers=workers,
+        engine=engine,
     )
     return np.array([r["3DMM fit"].armse_mm for r in scored])
 
@@ -202,10 +211,12 @@ def sv_mean_curve(
     n_subjects: int,
     *,
     workers: int = 1,
+    engine: str | None = None,
 ) -> dict[int, list[float]]:
     """SV Mean's ARMSE (mm) against the number of frames averaged: for each count ``n``,
     the scores of the SV's coefficients averaged over ``n`` frames spread evenly over
-    each video of the first ``n_subjects`` captured subjects (both motions)."""
+    each video of the first ``n_subjects`` captured subjects (both motions); scored in
+    ``workers`` processes on ``engine``, as :func:`evaluate_captures`."""
     model = data.morphable_model
     keys = [
         (int(s), m) for s in evaluation.subjects[:n_subjects] for m in CAPTURE_MOTIONS
@@ -227,5 +238,6 @@ def sv_mean_curve(
         data.template.landmarks,
         [evaluation.scans[s] for s, _ in keys],
         workers=workers,
+        engine=engine,
     )
     return {n: [r[n].armse_mm for r in scored] for n in counts}

@@ -35,7 +35,7 @@ from facelib.evaluation.metrics import ARMSE, armse
 from facelib.geometry.camera import quaternion_to_yaw_pitch_roll
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.views import PAPER_TARGET_YAWS, ranked_views
-from facelib.parallel import process_map
+from facelib.parallel import default_engine, process_map
 from facelib.storage import atomic_write, verify_checksum, write_checksum
 
 __all__ = [
@@ -151,10 +151,13 @@ def score_captures(
     scans: list[RawScan],
     *,
     workers: int = 1,
+    engine: str | None = None,
 ) -> list[dict[str, ARMSE]]:
     """:func:`score_rows` for many captures (``shapes[i]`` against ``scans[i]``), in
-    ``workers`` processes (1: in this process). The result is the same for any number of
-    workers."""
+    ``workers`` processes (1: in this process) on ``engine``: ``"local"`` or a Dask
+    scheduler's address (:func:`facelib.parallel.process_map`; None: the environment
+    variable ``FACELIB_ENGINE``'s, :func:`facelib.parallel.default_engine`). The result
+    is the same for any number of workers, on either engine."""
     if len(shapes) != len(scans):
         raise ValueError(
             f"expected one scan per capture, got {len(shapes)} captures and "
@@ -164,6 +167,7 @@ def score_captures(
         _score_job,
         [(s, faces, landmark_ids, scan) for s, scan in zip(shapes, scans)],
         workers,
+        default_engine() if engine is None else engine,
     )
 
 

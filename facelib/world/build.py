@@ -8,7 +8,8 @@ stage; each stage is a function that returns a dataclass:
 2. :func:`split_subjects`: 70/10/20 by subject -> :class:`Split`;
 3. :func:`scan_and_register`: raw scans (:mod:`facelib.world.scans`) of a sample of
    training subjects, registered to the template (:mod:`facelib.world.registration`) in
-   worker processes, and raw scans of the captured test subjects -> :class:`Scans`; the
+   worker processes (of this machine, or of a Dask cluster: ``DatasetConfig.engine``),
+   and raw scans of the captured test subjects -> :class:`Scans`; the
    other training subjects use their exact template-topology shape (registration takes
    seconds per scan);
 4. :func:`fit_model`: the 3DMM
@@ -49,7 +50,7 @@ from facelib.data.scan import RawScan
 from facelib.data.template import FaceTemplate
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.geometry.procrustes import similarity_transform
-from facelib.parallel import process_map
+from facelib.parallel import LOCAL, default_engine, engine_problem, process_map
 from facelib.world.appearance import (
     head_albedo,
     head_gloss,
@@ -103,7 +104,15 @@ RENAMED = {"views": "photos_per_subject"}
 @dataclass(frozen=True)
 class DatasetConfig:
     """Everything that determines a data set. Sizes in pixels; the split is by
-    subject."""
+    subject.
+
+    ``workers`` and ``engine`` say where the per-subject jobs (faces of the
+    identities, registration, heads) run, not what is built: ``engine`` is ``"local"``
+    (``workers`` processes of this machine) or a Dask scheduler's address
+    ``"tcp://host:8786"`` (:mod:`facelib.parallel`), by default the environment
+    variable ``FACELIB_ENGINE``'s. Either engine writes the same files, byte for byte;
+    ``engine`` is left out of the repr and the manifest (an address names a machine,
+    not the data)."""
 
     profile: str = "smoke"
     seed: int = 0
@@ -115,6 +124,8 @@ class DatasetConfig:
     capture_frames: int = 30
     variance: float = 0.99
     workers: int = 2
+    # where the workers run: "local" or a Dask scheduler's address (facelib.parallel)
+    engine: str = field(default_factory=default_engine, repr=False, compare=False)
     # where the rasterizer runs ("cuda" on a GPU machine); random draws stay on the CPU
     render_device: str = "cpu"
     split_fractions: tuple[float, float, float] = (0.7, 0.1, 0.2)
@@ -162,6 +173,15 @@ class DatasetConfig:
                 f"render_device={self.render_device!r}, but torch sees no CUDA device "
                 "here "
                 '(use "cpu")'
+            )
+        engine = engine_problem(self.engine)
+        if engine:
+            problems.append(engine)
+        elif self.engine != LOCAL and self.workers < 2:
+            problems.append(
+                f"workers={self.workers} with engine={self.engine!r} (workers <= 1 "
+                "runs every job in this process: set workers >= 2, which also sets how "
+                "the work is cut into jobs, or use the engine 'local')"
             )
         if problems:
             raise ValueError("bad data set configuration: " + "; ".join(problems))
@@ -213,23 +233,30 @@ def _face_shapes_job(args):
 
 
 def face_shapes_parallel(
-    identities: list[Identity], template: FaceTemplate, workers: int
+    identities: list[Identity],
+    template: FaceTemplate,
+    workers: int,
+    engine: str = LOCAL,
 ) -> np.ndarray:
-    """:func:`facelib.world.identity.face_shapes` (N, P, 3) mm in ``workers`` processes,
-    in chunks of at least 100 faces (fewer faces are built in this process). Any number
-    of workers gives the same faces up to rounding (about 1e-14 mm: a worker's BLAS runs
-    one thread); the same ``workers`` gives the same bytes."""
+    """:func:`facelib.world.identity.face_shapes` (N, P, 3) mm in ``workers`` processes
+    (on ``engine``: :func:`facelib.parallel.process_map`), in chunks of at least 100
+    faces (fewer faces are built in this process). Any number of workers gives the same
+    faces up to rounding (about 1e-14 mm: a worker's BLAS runs one thread); the same
+    ``workers`` gives the same bytes, on either engine."""
     n_chunks = max(1, min(len(identities) // 100, 4 * workers))
     chunks = np.array_split(np.arange(len(identities)), n_chunks)
     jobs = [([identities[i] for i in chunk], template) for chunk in chunks]
-    return np.concatenate(process_map(_face_shapes_job, jobs, workers))
+    return np.concatenate(process_map(_face_shapes_job, jobs, workers, engine))
 
 
-def sample_population(n_subjects: int, seed: int, workers: int) -> Population:
-    """``n_subjects`` random identities (drawn from ``seed``) and their shapes."""
+def sample_population(
+    n_subjects: int, seed: int, workers: int, engine: str = LOCAL
+) -> Population:
+    """``n_subjects`` random identities (drawn from ``seed``) and their shapes (in
+    ``workers`` processes on ``engine``)."""
     template = build_template()
     identities = sample_identities(n_subjects, np.random.default_rng(seed))
-    shapes = face_shapes_parallel(identities, template, workers)
+    shapes = face_shapes_parallel(identities, template, workers, engine)
     return Population(template=template, identities=identities, shapes=shapes)
 
 
@@ -305,10 +332,11 @@ def scan_and_register(
     scan_settings: ScanSettings,
     registration_settings: RegistrationSettings,
     workers: int,
+    engine: str = LOCAL,
 ) -> Scans:
     """Simulate the raw scans of ``registered_ids`` then ``capture_ids`` (in that order,
     from one stream), and register the first to the template in ``workers``
-    processes."""
+    processes, on ``engine`` (:func:`facelib.parallel.process_map`)."""
     template, identities = population.template, population.identities
     rng = np.random.default_rng(seed)
     train = {
@@ -330,7 +358,7 @@ def scan_and_register(
         )
         for i in registered_ids
     ]
-    results = process_map(_register_one, jobs, workers)
+    results = process_map(_register_one, jobs, workers, engine)
     summary = {
         "subjects": [int(i) for i in registered_ids],
         "seconds": [float(r[3]) for r in results],
@@ -422,10 +450,11 @@ def dress_heads(
     appearances: list,
     rng: np.random.Generator,
     workers: int = 1,
+    engine: str = LOCAL,
 ) -> Heads:
     """Every subject's whole head (:mod:`facelib.world.head`): a random style (hair,
     head length, gaze...) around its face ``shapes`` (N, P, 3), coloured by its
-    appearance."""
+    appearance; the heads' vertices in ``workers`` processes on ``engine``."""
     mesh = build_head(template)
     styles = sample_head_styles(len(identities), rng)
     chunks = np.array_split(np.arange(len(identities)), max(1, len(identities) // 200))
@@ -433,7 +462,7 @@ def dress_heads(
         ([identities[i] for i in c], [styles[i] for i in c], shapes[c], template)
         for c in chunks
     ]
-    vertices = np.concatenate(process_map(_head_vertices_job, jobs, workers))
+    vertices = np.concatenate(process_map(_head_vertices_job, jobs, workers, engine))
     latitude = eye_latitude()
     albedo = np.stack(
         [
@@ -458,15 +487,17 @@ def render_photographs(
     streams: dict[str, int],
     render_device: str,
     workers: int = 1,
+    engine: str = LOCAL,
 ) -> Photographs:
-    """Appearances, heads, cameras and the rendered photographs of every subject."""
+    """Appearances, heads (in ``workers`` processes on ``engine``), cameras and the
+    rendered photographs of every subject (in this process)."""
     appearance_rng = np.random.default_rng(streams["appearance"])
     appearances = sample_appearances(len(shapes), appearance_rng)
     albedo = torch.from_numpy(
         np.stack([vertex_albedo(a, template) for a in appearances])
     )
     heads = dress_heads(
-        template, identities, shapes, appearances, appearance_rng, workers
+        template, identities, shapes, appearances, appearance_rng, workers, engine
     )
     camera_stream = torch.Generator().manual_seed(streams["cameras"])
     cameras = sample_scene_cameras(
@@ -580,7 +611,9 @@ def build_dataset(
     N = config.n_subjects
 
     tick = time.perf_counter()
-    population = sample_population(N, streams["identities"], config.workers)
+    population = sample_population(
+        N, streams["identities"], config.workers, config.engine
+    )
     split = split_subjects(N, config.n_train, config.n_val, streams["split"])
     seconds["identities"] = time.perf_counter() - tick
     log(
@@ -599,6 +632,7 @@ def build_dataset(
         config.scan,
         config.registration,
         config.workers,
+        config.engine,
     )
     seconds["scans_and_registration"] = time.perf_counter() - tick
     log(
@@ -623,6 +657,7 @@ def build_dataset(
         streams,
         config.render_device,
         config.workers,
+        config.engine,
     )
     seconds["scenes"] = time.perf_counter() - tick
     log(
@@ -680,7 +715,11 @@ def build_dataset(
     manifest = {
         "profile": config.profile,
         "seed": config.seed,
-        "config": json.loads(json.dumps(asdict(config))),
+        # the engine names machines, not the data: left out, so that a build on a
+        # cluster writes the manifest a local build writes
+        "config": json.loads(
+            json.dumps({k: v for k, v in asdict(config).items() if k != "engine"})
+        ),
         "counts": {
             "subjects": N,
             "train": int(len(split.train)),

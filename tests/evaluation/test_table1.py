@@ -1,16 +1,20 @@
 """facelib.evaluation.table1: frame ranking for view selection, the bootstrap and the
-table's arithmetic."""
+table's arithmetic; scoring on the local pool and on a Dask cluster."""
+
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 import torch
 
+from facelib.data.scan import RawScan
 from facelib.evaluation.table1 import (
     PAPER_TABLE1,
     ROWS,
     bootstrap_interval,
     predict_rows,
     read_tables,
+    score_captures,
     summarise,
     write_tables,
 )
@@ -120,3 +124,38 @@ def test_tables_are_written_and_read_back(tmp_path):
     csv_path.write_text(text.replace(rows[1]["armse_mean_mm"], "9.9999", 1))
     with pytest.raises(ValueError, match="does not match its checksum"):
         read_tables(tmp_path / "runs")
+
+
+def _leaves(scores: list[dict]) -> list[tuple]:
+    """Every number of every score (each field of each ARMSE and of its transform) as
+    (capture, row, field, dtype, shape, bytes)."""
+    out = []
+    for k, rows in enumerate(scores):
+        for row, score in rows.items():
+            fields = asdict(score)
+            fields.update(
+                {f"transform.{n}": v for n, v in fields.pop("transform").items()}
+            )
+            for name, value in fields.items():
+                a = np.asarray(value)
+                out.append((k, row, name, a.dtype.str, a.shape, a.tobytes()))
+    return out
+
+
+def test_scoring_on_a_dask_cluster_gives_the_local_pools_bytes(
+    dask_cluster, world, monkeypatch
+):
+    """score_captures on a Dask cluster of 2 workers, named by FACELIB_ENGINE (as the
+    evaluation notebook would get it), scores what the local pool scores, byte for
+    byte."""
+    template, shapes, _ = world
+    v = shapes.numpy()
+    scan = RawScan(v[0], template.faces, v[0][template.landmarks])
+    predictions = [{"a": v[1], "b": v[2]}, {"c": v[2]}, {"d": v[1]}]
+    args = (predictions, template.faces, template.landmarks, [scan] * 3)
+    pool = score_captures(*args, workers=2, engine="local")
+    monkeypatch.setenv("FACELIB_ENGINE", dask_cluster.scheduler_address)
+    on_cluster = score_captures(*args, workers=2)
+    assert dask_cluster.scheduler.task_prefixes["score_job"].state_counts["memory"] == 3
+    assert _leaves(pool) == _leaves(on_cluster)
+    assert [sorted(r) for r in on_cluster] == [["a", "b"], ["c"], ["d"]]
