@@ -29,7 +29,13 @@ import torch
 from facelib.geometry.camera import project
 from facelib.learn.nets import NETWORKS, Prediction
 
-__all__ = ["reprojection_loss", "shape_loss", "network_loss"]
+__all__ = [
+    "reprojection_loss",
+    "scene_projections",
+    "pixel_loss",
+    "shape_loss",
+    "network_loss",
+]
 
 
 def reprojection_loss(
@@ -92,10 +98,37 @@ def reprojection_loss(
         raise ValueError(
             f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
         )
-    uv_true = project(shape_true.unsqueeze(-3), K, q_true, t_true)  # (..., V, P, 2)
+    uv_pred, uv_true = scene_projections(
+        shape_pred, q_pred, t_pred, shape_true, q_true, t_true, K
+    )
+    return pixel_loss(uv_pred, uv_true, reduction)
+
+
+def scene_projections(
+    shape_pred: torch.Tensor,
+    q_pred: torch.Tensor,
+    t_pred: torch.Tensor,
+    shape_true: torch.Tensor,
+    q_true: torch.Tensor,
+    t_true: torch.Tensor,
+    K: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The predicted and the true projections (..., V, P, 2) px of Eq. 2: each shape
+    (..., P, 3) mm through its own cameras (..., V, ...) (no checks; see
+    :func:`reprojection_loss`)."""
+    uv_true = project(shape_true.unsqueeze(-3), K, q_true, t_true)
     # a guessed camera may put points behind itself early in training: that costs
     # pixels, it does not stop the run
     uv_pred = project(shape_pred.unsqueeze(-3), K, q_pred, t_pred, in_front=False)
+    return uv_pred, uv_true
+
+
+def pixel_loss(
+    uv_pred: torch.Tensor, uv_true: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
+    """Eq. 2 from the projections (..., V, P, 2) px of :func:`scene_projections`:
+    squared pixel distances summed over views, averaged over points, then reduced
+    over the scenes as ``reduction`` says."""
     per_scene = (uv_pred - uv_true).pow(2).sum(dim=-1).mean(dim=-1).sum(dim=-1)  # (...)
     if reduction == "none":
         return per_scene

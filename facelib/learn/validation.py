@@ -19,10 +19,9 @@ import numpy as np
 import torch
 
 from facelib.data.dataset import Dataset
-from facelib.geometry.camera import project
 from facelib.geometry.procrustes import similarity_transform
 from facelib.learn.batches import SceneSampler
-from facelib.learn.losses import network_loss
+from facelib.learn.losses import network_loss, pixel_loss, scene_projections
 from facelib.learn.nets import NETWORKS, Prediction
 
 __all__ = [
@@ -113,8 +112,9 @@ def reprojection_error_px(
     """Mean distance (B, N) in px between the true shape (B, P, 3) mm seen through the
     true cameras and the predicted shape seen through the predicted cameras (q (B, N,
     4), t (B, N, 3) mm, intrinsics K (B, N, 3, 3) px), over the P points."""
-    uv_true = project(shape_true[:, None], K, q_true, t_true)
-    uv_pred = project(shape_pred[:, None], K, q_pred, t_pred, in_front=False)
+    uv_pred, uv_true = scene_projections(
+        shape_pred, q_pred, t_pred, shape_true, q_true, t_true, K
+    )
     return (uv_pred - uv_true).norm(dim=-1).mean(-1)
 
 
@@ -166,7 +166,14 @@ def validate(
         images, K, q, t, shapes = scenes.validation_batch(ids, device=dev)
         pred = model(*((images[:, 0], K[:, 0]) if network == "sv" else (images, K)))
         shape_pred = morphable_model.shape(pred.alpha)
-        loss = network_loss(network, pred, shape_pred, K=K, q=q, t=t, shapes=shapes)
+        if pred.q is not None:  # Eq. 2 and the reprojection from one projection
+            uv_pred, uv_true = scene_projections(
+                shape_pred, pred.q, pred.t, shapes, q, t, K
+            )
+        if network != "mv_shape" and pred.q is not None:
+            loss = pixel_loss(uv_pred, uv_true)
+        else:
+            loss = network_loss(network, pred, shape_pred, K=K, q=q, t=t, shapes=shapes)
         sums["loss"] += float(loss) * len(ids)
         sums["shape_mm"] += float(vertex_rms(shape_pred, shapes).sum())
         for p_np, s_np in zip(
@@ -177,9 +184,7 @@ def validate(
                 np.sqrt(((aligned - s_np) ** 2).sum(-1).mean())
             )
         if pred.q is not None:
-            reprojection = reprojection_error_px(
-                shape_pred, pred.q, pred.t, shapes, q, t, K
-            )
+            reprojection = (uv_pred - uv_true).norm(dim=-1).mean(-1)
             sums["reprojection_px"] += float(reprojection.sum())
             sums["rotation_deg"] += float(rotation_error_deg(pred.q, q).sum())
             sums["translation_mm"] += float(translation_error_mm(pred.t, t).sum())
