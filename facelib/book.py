@@ -46,7 +46,7 @@ __all__ = [
     "main",
 ]
 
-PROFILES = ("smoke", "cpu", "paper")
+PROFILES = ("smoke", "cpu", "gpu", "paper")
 
 
 def repo_root(start: str | os.PathLike | None = None) -> Path:

@@ -122,7 +122,7 @@ def test_notebook_parameters_agree_with_papermill(source, tmp_path):
     )
 
 
-@pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
+@pytest.mark.parametrize("profile", ["smoke", "cpu", "gpu", "paper"])
 def test_load_profile_reads_the_books_parameter_files(profile):
     path = ROOT / "notebooks" / "params" / f"{profile}.yaml"
     params = book.load_profile(ROOT, profile)

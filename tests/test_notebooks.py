@@ -19,7 +19,7 @@ PROFILES = sorted((ROOT / "notebooks" / "params").glob("*.yaml"))
 
 def test_there_are_notebooks_and_profiles():
     assert [s.stem for s in SOURCES][:1] == ["00_method"]
-    assert {p.stem for p in PROFILES} == {"smoke", "cpu", "paper"}
+    assert {p.stem for p in PROFILES} == {"smoke", "cpu", "gpu", "paper"}
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
