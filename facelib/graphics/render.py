@@ -315,6 +315,12 @@ def vertex_normals(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Unit vertex normals (B, P, 3): the area-weighted sum of the adjacent face
     normals."""
     faces = faces.to(device=vertices.device, dtype=torch.long)
+    if vertices.device.type == "cpu":
+        from facelib.graphics.zbuffer import normal_sums_compiled
+
+        return torch.nn.functional.normalize(
+            normal_sums_compiled(vertices, faces), dim=-1
+        )
     B, P, _ = vertices.shape
     v = vertices[:, faces]  # (B, F, 3, 3)
     fn = torch.cross(

@@ -21,7 +21,7 @@ import numba
 import numpy as np
 import torch
 
-__all__ = ["rasterize_compiled"]
+__all__ = ["rasterize_compiled", "normal_sums_compiled"]
 
 _TRI_BITS = 24
 
@@ -156,3 +156,35 @@ def rasterize_compiled(
         torch.from_numpy(depth).view(B, H, W),
         torch.from_numpy(bary).view(B, H, W, 3),
     )
+
+
+@numba.njit(parallel=True, cache=True)
+def _normal_sums(vertices, faces, out):
+    for b in numba.prange(vertices.shape[0]):
+        for corner in range(3):  # every face's first corner, then second, then third
+            for f in range(faces.shape[0]):
+                i, j, k = faces[f, 0], faces[f, 1], faces[f, 2]
+                ux = vertices[b, j, 0] - vertices[b, i, 0]
+                uy = vertices[b, j, 1] - vertices[b, i, 1]
+                uz = vertices[b, j, 2] - vertices[b, i, 2]
+                wx = vertices[b, k, 0] - vertices[b, i, 0]
+                wy = vertices[b, k, 1] - vertices[b, i, 1]
+                wz = vertices[b, k, 2] - vertices[b, i, 2]
+                p = faces[f, corner]
+                out[b, p, 0] += uy * wz - uz * wy
+                out[b, p, 1] += uz * wx - ux * wz
+                out[b, p, 2] += ux * wy - uy * wx
+
+
+def normal_sums_compiled(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """The area-weighted sum (B, P, 3) of the face normals (cross products of the
+    edges from each face's first corner) round every vertex of B meshes (B, P, 3)
+    over the shared faces (F, 3), accumulated in the order of the torch path of
+    :func:`facelib.graphics.render.vertex_normals` (so bit for bit its sums); CPU."""
+    v = np.ascontiguousarray(vertices.detach().numpy())
+    out = np.zeros_like(v)
+    numba.set_num_threads(
+        max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    )
+    _normal_sums(v, np.ascontiguousarray(faces.numpy(), dtype=np.int64), out)
+    return torch.from_numpy(out)

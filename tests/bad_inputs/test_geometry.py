@@ -155,14 +155,18 @@ def test_project_names_the_first_point_behind_in_a_batch():
         camera.project(points, K, Q, T)
 
 
-def test_valid_projection_is_bitwise_the_formula():
+def test_valid_projection_is_the_formula_to_rounding():
+    """The checks change nothing on valid input: Eq. 3-4 written out in two steps
+    (model to camera frame, then K), to float64 rounding."""
     q = torch.tensor([0.9, 0.1, -0.2, 0.05], dtype=torch.float64)
     t = torch.tensor([5.0, -3.0, 500.0], dtype=torch.float64)
     Kd = camera.intrinsics_from_fov(30.0, 64, 48, dtype=torch.float64)
     X = POINTS.double()
     cam = X @ camera.quaternion_to_matrix(q).transpose(-1, -2) + t
     uvw = cam @ Kd.transpose(-1, -2)
-    assert torch.equal(camera.project(X, Kd, q, t), uvw[..., :2] / uvw[..., 2:3])
+    torch.testing.assert_close(
+        camera.project(X, Kd, q, t), uvw[..., :2] / uvw[..., 2:3], rtol=0, atol=1e-9
+    )
 
 
 @pytest.mark.parametrize("fov", [0.0, -10.0, 180.0, 200.0, float("nan")])

@@ -362,3 +362,19 @@ def test_compiled_path_equals_torch_windows_on_pixel_centred_edges():
         assert torch.equal(got.triangle, ref.triangle)
         assert torch.equal(got.depth, ref.depth)
         assert torch.equal(got.bary, ref.bary)
+
+
+def test_vertex_normals_match_an_explicit_sum_over_faces():
+    """Unit vertex normals against a slow, obviously correct loop: the sum of the
+    cross products of the faces round each vertex, normalised (float64)."""
+    template, shape, *_ = small_scene(0.0)
+    faces = template.faces
+    got = vertex_normals(shape[None], torch.from_numpy(faces))[0].numpy()
+    v = shape.numpy()
+    sums = np.zeros_like(v)
+    for a, b, c in faces:
+        n = np.cross(v[b] - v[a], v[c] - v[a])
+        for i in (a, b, c):
+            sums[i] += n
+    want = sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    np.testing.assert_allclose(got, want, atol=1e-9)
