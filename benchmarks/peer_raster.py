@@ -29,6 +29,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 
@@ -232,7 +233,11 @@ def measure(
 
 
 def measure_in_subprocess(*args) -> dict:
-    """:func:`measure` in a fresh (spawned) process; see the module doc."""
+    """:func:`measure` in a fresh (spawned) process; see the module doc. A child that
+    dies (a crash in the OpenGL driver) raises :class:`PeerUnavailable` too."""
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-        return pool.submit(measure, *args).result()
+    try:
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            return pool.submit(measure, *args).result()
+    except BrokenProcessPool as err:
+        raise PeerUnavailable(f"the peer's process died ({err})") from err

@@ -165,6 +165,10 @@ def training_throughput(
         raise ValueError(f"unknown model {name!r}; known: {list(networks)}")
     if steps < 1 or warmup < 0:
         raise ValueError(f"expected steps >= 1 and warmup >= 0, got {steps}, {warmup}")
+    if compiled and warmup < 1:
+        raise ValueError(
+            "compiled=True needs warmup >= 1: the first step compiles the network"
+        )
     network, merge = networks[name]
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -177,8 +181,6 @@ def training_throughput(
     model = _network(network, merge, morphable_model.n_modes, image_size, width, n)
     model = model.to(dev).to(memory_format=torch.channels_last)
     if compiled:
-        if warmup < 1:
-            raise ValueError("compiled=True needs warmup >= 1 (the compilation)")
         model = torch.compile(model)
     bf16 = uses_bf16(precision, dev)
     if dev.type == "cuda":
