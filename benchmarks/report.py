@@ -87,6 +87,13 @@ def markdown(results: list[dict]) -> str:
         f"{m['cores']} cores, torch {m['torch']} on {m['torch_threads']} threads; "
         f"load average when each part started: {loads}."
     )
+    setup = [
+        f"{r['part']}, {key.replace('_', ' ')}: {value}"
+        for r in results
+        for key, value in r.get("info", {}).items()
+    ]
+    if setup:
+        out += ["", "Setup:", ""] + [f"- {_cell(str(line))}" for line in setup]
     if targets:
         out += ["", "Targets on 2 cores:", ""] + [f"- {t}" for t in targets]
     if notes:
