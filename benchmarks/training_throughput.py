@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> list[Throughput]:
     parser.add_argument(
         "--models", nargs="*", default=[m[0] for m in MODELS], metavar="NAME"
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="run the networks through torch.compile (compiled in the warm-up)",
+    )
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args(argv)
     morphable_model = random_morphable_model(args.n_modes, args.seed)
@@ -87,6 +92,7 @@ def main(argv: list[str] | None = None) -> list[Throughput]:
             warmup=args.warmup,
             seed=args.seed,
             precision=args.precision,
+            compiled=args.compile,
         )
         for name in args.models
     ]
@@ -94,7 +100,8 @@ def main(argv: list[str] | None = None) -> list[Throughput]:
         print(
             f"{r.model:16s} {r.image_size:4d} px  width {r.width:<5g} N={r.n_views}  "
             f"batch {r.batch_size}  {r.device:6s} "
-            f"bf16={r.bf16!s:5s}  {r.images_per_second:8.1f} images/s  step "
+            f"bf16={r.bf16!s:5s}{' compiled' if r.compiled else ''}  "
+            f"{r.images_per_second:8.1f} images/s  step "
             f"{r.step_ms:7.1f} ms  "
             f"peak {r.peak_memory_gib:.2f} GiB  {r.parameters / 1e6:.1f} M parameters",
             flush=True,

@@ -61,6 +61,7 @@ class Throughput:
         step_ms: the median step, ms.
         peak_memory_gib: peak device memory, GiB (CUDA only, else ``nan``).
         parameters: the network's parameter count.
+        compiled: whether the network ran through ``torch.compile``.
     """
 
     model: str
@@ -74,6 +75,7 @@ class Throughput:
     step_ms: float
     peak_memory_gib: float
     parameters: int
+    compiled: bool = False
 
 
 def _network(
@@ -137,6 +139,7 @@ def training_throughput(
     warmup: int = 5,
     seed: int = 0,
     precision: str = "auto",
+    compiled: bool = False,
 ) -> Throughput:
     """Measure one of :data:`MODELS` (by name) training on a random batch of
     :func:`synthetic_batch`; see the module doc.
@@ -154,12 +157,18 @@ def training_throughput(
         warmup: untimed steps before them.
         seed: seeds the network and the batch.
         precision: see :func:`facelib.learn.precision.uses_bf16`.
+        compiled: run the network through ``torch.compile`` (its compilation happens
+            in the warm-up steps, so give at least one).
     """
     networks = {m[0]: m[1:] for m in MODELS}
     if name not in networks:
         raise ValueError(f"unknown model {name!r}; known: {list(networks)}")
     if steps < 1 or warmup < 0:
         raise ValueError(f"expected steps >= 1 and warmup >= 0, got {steps}, {warmup}")
+    if compiled and warmup < 1:
+        raise ValueError(
+            "compiled=True needs warmup >= 1: the first step compiles the network"
+        )
     network, merge = networks[name]
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
@@ -171,6 +180,8 @@ def training_throughput(
     n = 1 if network == "sv" else n_views
     model = _network(network, merge, morphable_model.n_modes, image_size, width, n)
     model = model.to(dev).to(memory_format=torch.channels_last)
+    if compiled:
+        model = torch.compile(model)
     bf16 = uses_bf16(precision, dev)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
@@ -215,4 +226,5 @@ def training_throughput(
         step_ms=1e3 * step,
         peak_memory_gib=peak,
         parameters=sum(p.numel() for p in model.parameters()),
+        compiled=compiled,
     )

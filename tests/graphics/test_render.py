@@ -1,47 +1,16 @@
-"""facelib.graphics.render against a slow, obviously correct rasterizer and
-hand-computed scenes."""
+"""facelib.graphics.render against a slow, obviously correct rasterizer
+(:mod:`benchmarks.reference_raster`, also timed by ``make bench``) and hand-computed
+scenes."""
 
 import numpy as np
 import pytest
 import torch
 
+from benchmarks.reference_raster import reference_rasterize
 from facelib.geometry import camera
 from facelib.graphics.render import RasterSettings, rasterize, render, vertex_normals
 from facelib.world.identity import face_shape, sample_identities
 from facelib.world.template import build_template
-
-
-def reference_rasterize(uv, z, faces, H, W, cull=True):
-    """One triangle at a time over every pixel centre, float64; keeps the nearest (ties:
-    lower id).
-
-    Returns the triangle id (H, W) and the depth (H, W) of the nearest surface per
-    pixel.
-    """
-    ys, xs = np.mgrid[0:H, 0:W].astype(np.float64)
-    depth = np.full((H, W), np.inf)
-    tri = np.full((H, W), -1)
-
-    def edge(a, b, px, py):
-        return (b[0] - a[0]) * (py - a[1]) - (b[1] - a[1]) * (px - a[0])
-
-    for f, (i, j, k) in enumerate(faces):
-        a, b, c = uv[i], uv[j], uv[k]
-        area = edge(a, b, c[0], c[1])
-        if area == 0 or (cull and area > 0):
-            continue
-        w0, w1, w2 = (
-            edge(b, c, xs, ys) / area,
-            edge(c, a, xs, ys) / area,
-            edge(a, b, xs, ys) / area,
-        )
-        inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
-        with np.errstate(divide="ignore"):
-            zp = 1.0 / (w0 / z[i] + w1 / z[j] + w2 / z[k])
-        nearer = inside & ((zp < depth) | ((zp == depth) & (f < tri)))
-        depth[nearer] = zp[nearer]
-        tri[nearer] = f
-    return tri, depth
 
 
 def small_scene(yaw, size=64, dtype=torch.float64):

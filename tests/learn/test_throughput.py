@@ -81,6 +81,8 @@ def test_refusals_are_explained():
         training_throughput("MV Max", mm, device="cpu")
     with pytest.raises(ValueError, match="steps >= 1"):
         training_throughput("SV", mm, device="cpu", steps=0)
+    with pytest.raises(ValueError, match="warmup >= 1: the first step compiles"):
+        training_throughput("SV", mm, device="cpu", warmup=0, compiled=True)
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA device"):
             training_throughput("SV", mm, device="cuda")
