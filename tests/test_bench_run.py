@@ -67,6 +67,12 @@ def test_armse_agrees_with_the_straightforward_one(tiny):
     assert row["agreement_mm"] < 1e-6 and row["agreement_normalized"] < 1e-6
 
 
+def test_registration_agrees_with_trimesh(tiny):
+    (row,) = tiny[0]["registration"]["rows"]
+    assert row["baseline"]["what"] == "trimesh.registration.nricp_amberg"
+    assert row["agreement_mm"] < 0.5, row
+
+
 def test_the_table_comes_from_the_json(tiny):
     results, out, table = tiny
     text = table.read_text()
