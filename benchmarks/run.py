@@ -69,7 +69,10 @@ from facelib.storage import write_checksum, write_json
 __all__ = ["BenchSize", "SIZES", "main"]
 
 TARGETS = {
-    "render_128_images_per_s": 2000.0,  # render at 128 px, images/s on 2 cores
+    # the "rasterizer >= 2,000 images/s at 128 px", read both ways: the
+    # rasterizer alone (coverage, depth, barycentrics) and the whole render (shaded)
+    "rasterize_128_images_per_s": 2000.0,
+    "render_128_images_per_s": 2000.0,
     "inference_frames_per_s": 30.0,  # single view, cpu profile, batch 1
 }
 
@@ -343,6 +346,15 @@ def bench_rasterizer(size: BenchSize) -> dict:
         )
     targets = []
     for r in rows:
+        if r["case"].startswith("rasterize 128 px"):
+            goal = TARGETS["rasterize_128_images_per_s"]
+            targets.append(
+                dict(
+                    what=f"rasterize at 128 px >= {goal:.0f} images/s",
+                    value=r["ours"]["value"],
+                    met=r["ours"]["value"] >= goal,
+                )
+            )
         if r["case"].startswith("render 128 px"):
             goal = TARGETS["render_128_images_per_s"]
             targets.append(
