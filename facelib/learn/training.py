@@ -632,7 +632,8 @@ def _validate(
     model: torch.nn.Module, data: Dataset, config: TrainConfig, device: torch.device
 ) -> Metrics:
     """Validation metrics of ``model`` on the validation split (``config``'s N), on
-    ``device``."""
+    ``device``, the network at the training's precision (bf16 autocast where it
+    trains under it: twice as fast on a CPU with bf16 units)."""
     return validate(
         model,
         data,
@@ -640,6 +641,7 @@ def _validate(
         network=config.network,
         n_views=config.n_views,
         device=str(device),
+        bf16=uses_bf16(config.precision, device),
     )
 
 

@@ -128,6 +128,7 @@ def validate(
     n_views: int | None = None,
     device: str = "cpu",
     batch_size: int = 64,
+    bf16: bool = False,
 ) -> Metrics:
     """The :class:`Metrics` of ``model`` on ``subjects`` (see the module doc).
 
@@ -141,6 +142,8 @@ def validate(
         n_views: N, the photographs of a multi-view scene (unused for ``"sv"``).
         device: where the network runs.
         batch_size: scenes per forward pass.
+        bf16: run the network under bf16 autocast (as training does with
+            ``precision="bf16"``; the metrics are computed in float32 either way).
     """
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
@@ -164,7 +167,15 @@ def validate(
     for start in range(0, len(scenes), batch_size):
         ids = np.arange(start, min(start + batch_size, len(scenes)))
         images, K, q, t, shapes = scenes.validation_batch(ids, device=dev)
-        pred = model(*((images[:, 0], K[:, 0]) if network == "sv" else (images, K)))
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
+            pred = model(*((images[:, 0], K[:, 0]) if network == "sv" else (images, K)))
+        if bf16:  # the metrics in float32
+            pred = Prediction(
+                *(
+                    None if x is None else x.float()
+                    for x in (pred.alpha, pred.q, pred.t)
+                )
+            )
         shape_pred = morphable_model.shape(pred.alpha)
         if pred.q is not None:  # Eq. 2 and the reprojection from one projection
             uv_pred, uv_true = scene_projections(

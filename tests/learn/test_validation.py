@@ -223,3 +223,25 @@ def test_the_mean_shape_baseline_on_a_data_set(tiny_path):
         ((shapes - data.morphable_model.mean) ** 2).sum(-1).mean(-1)
     ).mean()
     assert metrics.shape_mm == pytest.approx(expected, rel=1e-5)
+
+
+def test_bf16_validation_runs_the_network_under_autocast(tiny_path):
+    """``bf16=True`` (what training validates with under ``precision="bf16"``) runs
+    the convolutions in bf16 and reports float32 metrics close to float32's."""
+    from facelib.learn.nets import SingleView
+
+    data = load_dataset(tiny_path)
+    torch.manual_seed(0)
+    net = SingleView(data.morphable_model.n_modes, data.image_size, width=0.125)
+    conv = next(m for m in net.modules() if isinstance(m, torch.nn.Conv2d))
+    dtypes = []
+    conv.register_forward_hook(lambda m, args, out: dtypes.append(out.dtype))
+    val = data.subjects("val")
+    full = validate(net, data, val, network="sv")
+    assert set(dtypes) == {torch.float32}
+    dtypes.clear()
+    half = validate(net, data, val, network="sv", bf16=True)
+    assert set(dtypes) == {torch.bfloat16}
+    for f in fields(full):
+        a, b = getattr(full, f.name), getattr(half, f.name)
+        assert isinstance(b, float) and b == pytest.approx(a, rel=0.05), f.name
