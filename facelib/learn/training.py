@@ -51,7 +51,6 @@ import json
 import math
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -741,7 +740,6 @@ def train(
     # what the optimiser steps run: the network, or its DistributedDataParallel
     # wrapper (rebuilt when the trainable parameters change: the pose warm-up)
     stepper, trainable = model, None
-    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batches")
     while state.epoch < config.epochs and state.bad_epochs < config.patience:
         epoch = state.epoch
         order = torch.randperm(
@@ -759,27 +757,15 @@ def train(
                     model, device_ids=[device] if device.type == "cuda" else None
                 )
                 trainable = now
-
-        def draw(step: int, order=order, epoch=epoch):
-            """Step ``step``'s batch: its scenes, its loss weight, the batch (a pure
-            function of the seed, the epoch and the step: its own generator)."""
+        tick = time.perf_counter()
+        while state.step < steps_per_epoch:
+            step = state.step
             ids = order[step * config.batch_size : (step + 1) * config.batch_size]
             g = seeded_generator(config.seed, epoch, step + 1)
             part, weight = distributed.share(len(ids)) if ranks > 1 else (None, 1.0)
             batch = sampler.training_batch(
                 ids, g, mirror=config.mirror, device=device, part=part
             )
-            return ids, weight, batch
-
-        tick = time.perf_counter()
-        # the next batch is read and assembled in a thread while this step runs
-        if state.step < steps_per_epoch:
-            pending = prefetch.submit(draw, state.step)
-        while state.step < steps_per_epoch:
-            step = state.step
-            ids, weight, batch = pending.result()
-            if step + 1 < steps_per_epoch:
-                pending = prefetch.submit(draw, step + 1)
             loss = training_step(
                 stepper,
                 opt,
@@ -828,7 +814,6 @@ def train(
             )
         )
     bar.close()
-    prefetch.shutdown()
 
     def finish() -> tuple[Metrics, float]:
         """Rank 0: the best (averaged) weights into ``model``, if they are the ones
