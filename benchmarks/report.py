@@ -39,6 +39,11 @@ def _value(x: float, unit: str) -> str:
     return f"{digits} {unit}"
 
 
+def _times(ratio: float) -> str:
+    """A ratio as a reader reads it: 1,850x, 3.47x, 0.58x."""
+    return f"**{ratio:,.0f}x**" if ratio >= 100 else f"**{ratio:.3g}x**"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
@@ -52,7 +57,7 @@ def markdown(results: list[dict]) -> str:
             "--size full`) and rebuild the book.\n"
         )
     lines = [
-        "| part | case | ours | baseline | ours vs baseline |",
+        "| part | case | ours vs baseline | ours | baseline |",
         "| --- | --- | --- | --- | --- |",
     ]
     notes, targets = [], []
@@ -65,8 +70,8 @@ def markdown(results: list[dict]) -> str:
                 if base is None
                 else f"{_value(base['value'], unit)} ({base['what']})"
             )
-            ratio = "-" if row["ratio"] is None else f"{row['ratio']:.3g}x"
-            cells = (result["part"], row["case"], ours, theirs, ratio)
+            ratio = "-" if row["ratio"] is None else _times(row["ratio"])
+            cells = (result["part"], row["case"], ratio, ours, theirs)
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
             if row["note"]:
                 notes.append(f"{result['part']}, {row['case']}: {row['note']}")
