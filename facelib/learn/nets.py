@@ -419,6 +419,82 @@ class MultiView(nn.Module):
         return model
 
 
+class AnyView(nn.Module):
+    """MV Any (beyond the paper): the single-view branch on each of any number N of
+    photographs, in any order (shared weights, one camera per photograph), merged by a
+    learned trust per view.
+
+    Each view n gives the branch's features f_n (F,), coefficients α_n (K,) and
+    camera; a scoring MLP gives it a weight w_n = softmax over the views of s(f_n), and
+    the scene's coefficients are
+
+        α = Σ_n w_n α_n + r(Σ_n w_n f_n),
+
+    a weighted mean of the views' coefficients plus a correction read from the
+    weighted mean of their features. Both sums are symmetric in the views, so the
+    result does not depend on their order, and they are defined for every N >= 1 (for
+    N = 1, w_1 = 1). The score's and the correction's output layers start at zero: an
+    untrained MV Any is exactly SV Mean (equal weights, no correction), and training
+    (Eq. 2 over a random number of views in random order) teaches it which views to
+    trust.
+    """
+
+    def __init__(self, branch: SingleView, hidden: int = 64):
+        super().__init__()
+        self.branch = branch
+        self.score = mlp(branch.n_features, 1, hidden=hidden)
+        self.correction = mlp(branch.n_features, branch.n_modes)
+        with torch.no_grad():
+            for head in (self.score, self.correction):
+                head[-1].weight.zero_()
+                head[-1].bias.zero_()
+
+    @property
+    def image_size(self) -> int:
+        return self.branch.image_size
+
+    @property
+    def n_modes(self) -> int:
+        return self.branch.n_modes
+
+    def view_weights(self, feats: torch.Tensor) -> torch.Tensor:
+        """The weights (B, N) of per-view features (B, N, F): softmax over N."""
+        return torch.softmax(self.score(feats)[..., 0].float(), dim=-1)
+
+    def forward(
+        self, images: torch.Tensor, K: torch.Tensor | None = None
+    ) -> Prediction:
+        """uint8 images (B, N, 3, S, S), any N >= 1, and their intrinsics K ((B, N,
+        3, 3) or (3, 3) px; default ``K_default``) -> :class:`Prediction` with one α
+        per scene and q, t per view."""
+        if not isinstance(images, torch.Tensor) or images.dim() != 5:
+            shape = tuple(images.shape) if isinstance(images, torch.Tensor) else None
+            raise ValueError(
+                "expected images (B, N, 3, S, S) with any number N >= 1 of views, got "
+                f"{shape if shape is not None else type(images).__name__}"
+            )
+        B, N = images.shape[:2]
+        if N < 1:
+            raise ValueError("MV Any needs at least one photograph per scene (N >= 1)")
+        check_images(images, self.image_size, N)
+        flat = self.branch.features(images.flatten(0, 1))  # (B N, F)
+        feats = flat.view(B, N, -1)
+        w = self.view_weights(feats)  # (B, N)
+        per_view = self.branch.alpha_head(flat).float().view(B, N, -1)
+        pooled = (w[..., None] * feats.float()).sum(1)  # (B, F)
+        alpha = (w[..., None] * per_view).sum(1) + self.correction(pooled).float()
+        K = self.branch.intrinsics(K, (B, N)).reshape(B * N, 3, 3)
+        q, t = self.branch.pose(flat, K)
+        return Prediction(alpha=alpha, q=q.view(B, N, 4), t=t.view(B, N, 3))
+
+    @classmethod
+    def from_single_view(cls, single: SingleView) -> "AnyView":
+        """MV Any whose branch starts as a copy of a (trained) single-view network."""
+        import copy
+
+        return cls(copy.deepcopy(single))
+
+
 #: the trainable networks by name: ``"sv"`` a :class:`SingleView`, ``"mv"`` a
 #: :class:`MultiView` (MV Add or MV Concat), ``"mv_shape"`` a shape-only
 #: :class:`MultiView` (MV Shape-Concat)

@@ -210,3 +210,64 @@ def test_network_names():
     assert named == set(NETWORKS) == {"sv", "mv", "mv_shape"}
     with pytest.raises(TypeError, match="SingleView or MultiView"):
         network_name(ViewAverage(sv))
+
+
+# ---------------------------------------------------------------------------- MV Any
+def _any_view_inputs(n_views: int, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(
+        0, 256, (2, n_views, 3, 64, 64), dtype=torch.uint8, generator=g
+    )
+    return images
+
+
+def test_untrained_mv_any_is_sv_mean_for_any_number_of_views():
+    """Its score and correction start at zero: equal weights, no correction, so the
+    coefficients are the mean of the single-view network's (SV Mean), for N = 1 (the
+    single-view network itself), 3 and 5; one camera per view."""
+    from facelib.learn.nets import AnyView, ViewAverage
+
+    torch.manual_seed(0)
+    single = SingleView(n_modes=7, image_size=64, width=0.125).eval()
+    net = AnyView.from_single_view(single).eval()
+    with torch.no_grad():
+        for n in (1, 3, 5):
+            images = _any_view_inputs(n)
+            got = net(images)
+            want = ViewAverage(single)(images)
+            assert got.alpha.shape == (2, 7) and got.q.shape == (2, n, 4)
+            torch.testing.assert_close(got.alpha, want.alpha, rtol=0, atol=1e-5)
+            torch.testing.assert_close(got.t, want.t)
+
+
+def test_mv_any_does_not_depend_on_the_order_of_the_views():
+    """With a trained-looking (non-zero) score and correction, the views get unequal
+    weights, and permuting the photographs permutes the cameras and leaves α."""
+    from facelib.learn.nets import AnyView
+
+    torch.manual_seed(1)
+    net = AnyView(SingleView(n_modes=7, image_size=64, width=0.125)).eval()
+    with torch.no_grad():
+        for head in (net.score, net.correction):
+            head[-1].weight.normal_(0, 0.5)
+        images = _any_view_inputs(4, seed=2)
+        order = torch.tensor([2, 0, 3, 1])
+        a, b = net(images), net(images[:, order])
+        weights = net.view_weights(
+            net.branch.features(images.flatten(0, 1)).view(2, 4, -1)
+        )
+    assert (weights.max(1).values - weights.min(1).values > 1e-3).all()
+    torch.testing.assert_close(weights.sum(1), torch.ones(2))
+    torch.testing.assert_close(b.alpha, a.alpha, rtol=0, atol=1e-5)
+    torch.testing.assert_close(b.q, a.q[:, order])
+    torch.testing.assert_close(b.t, a.t[:, order])
+
+
+def test_mv_any_refuses_images_without_a_view_axis():
+    from facelib.learn.nets import AnyView
+
+    net = AnyView(SingleView(n_modes=3, image_size=64, width=0.125))
+    with pytest.raises(ValueError, match=r"\(B, N, 3, S, S\) with any number N"):
+        net(torch.zeros(2, 3, 64, 64, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="N >= 1"):
+        net(torch.zeros(2, 0, 3, 64, 64, dtype=torch.uint8))
