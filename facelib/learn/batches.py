@@ -66,13 +66,30 @@ class SceneSampler:
         subjects: subject ids (n,) to draw from.
         n_views: N photographs per scene for a multi-view network; ``None`` for a
             single-view network (each (subject, photograph) pair is one scene, N = 1).
+        any_views: for MV Any: each training batch draws its own N, uniform in 1..V
+            (the data set's photographs per subject), and takes each scene's N
+            photographs in random order; validation batches still take the
+            ``n_views`` nearest -45°..45°.
 
     Scenes are numbered 0..len(sampler) - 1: subject by subject, photograph by
     photograph within a subject when ``n_views`` is ``None``.
     """
 
-    def __init__(self, data: Dataset, subjects: np.ndarray, n_views: int | None):
+    def __init__(
+        self,
+        data: Dataset,
+        subjects: np.ndarray,
+        n_views: int | None,
+        *,
+        any_views: bool = False,
+    ):
         V = data.photos_per_subject
+        if any_views and n_views is None:
+            raise ValueError(
+                "any_views=True is for a multi-view network: give the n_views it is "
+                "validated on"
+            )
+        self.any_views = any_views
         if n_views is not None and not 1 <= n_views <= V:
             raise ValueError(
                 f"n_views={n_views} photographs per scene, but the data set has "
@@ -135,6 +152,9 @@ class SceneSampler:
         part: slice | None,
     ) -> Batch:
         V = self.data.photos_per_subject
+        n_views = self.n_views
+        if self.any_views and generator is not None:  # this batch's N, first draw
+            n_views = int(torch.randint(1, V + 1, (1,), generator=generator))
         rows, views = [], []
         for k in scene_ids:
             i, v = self.scenes[k]
@@ -142,6 +162,8 @@ class SceneSampler:
                 chosen = np.array([v])
             elif generator is None:
                 chosen = select_views(self.yaw[i], self.n_views)
+            elif self.any_views:  # in random order
+                chosen = torch.randperm(V, generator=generator)[:n_views].numpy()
             else:
                 pick = torch.randperm(V, generator=generator)[: self.n_views].numpy()
                 chosen = pick[np.argsort(self.yaw[i][pick])]

@@ -23,7 +23,14 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from facelib.geometry.morphable_model import MorphableModel
-from facelib.learn.nets import MERGES, NETWORKS, MultiView, SingleView, network_name
+from facelib.learn.nets import (
+    MERGES,
+    NETWORKS,
+    AnyView,
+    MultiView,
+    SingleView,
+    network_name,
+)
 from facelib.storage import atomic_write, file_sha256, read_json, write_json
 
 __all__ = [
@@ -54,7 +61,7 @@ def architecture(model: torch.nn.Module) -> dict:
     ``n_modes``, ``image_size`` (px), ``width``, ``pool``, ``image_t_mean`` and
     ``image_t_std`` ((3,): u px, v px, log(f_x / t_z)), ``K_default`` (3, 3) px, and
     for the multi-view networks ``n_views`` and ``merge``."""
-    branch = model.branch if isinstance(model, MultiView) else model
+    branch = model.branch if isinstance(model, (MultiView, AnyView)) else model
     arch = {
         "n_modes": branch.n_modes,
         "image_size": branch.image_size,
@@ -98,7 +105,7 @@ def check_architecture(arch: dict, where: str = "an architecture") -> None:
             f"unknown network {arch.get('network')!r} in {where}; expected one "
             f"of {NETWORKS}"
         )
-    multi = arch["network"] != "sv"
+    multi = arch["network"] in ("mv", "mv_shape")  # a fixed number of views, a merge
     rules = {
         "n_modes": ("an integer >= 1", lambda x: _is_int(x) and x >= 1),
         "image_size": ("an integer >= 32 (px)", lambda x: _is_int(x) and x >= 32),
@@ -152,6 +159,8 @@ def build_network(arch: dict) -> torch.nn.Module:
     )
     if arch["network"] == "sv":
         return branch
+    if arch["network"] == "mv_any":
+        return AnyView(branch)
     return MultiView(
         branch,
         arch["n_views"],
@@ -303,6 +312,7 @@ _CONFIG_IN_ARCHITECTURE = {
     "sv": ("network", "width"),
     "mv": ("network", "width", "n_views", "merge"),
     "mv_shape": ("network", "width", "n_views", "merge"),
+    "mv_any": ("network", "width"),
 }
 
 

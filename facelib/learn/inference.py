@@ -29,7 +29,7 @@ from facelib.geometry.camera import (
 )
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.checkpoints import load_model
-from facelib.learn.nets import MultiView, Prediction
+from facelib.learn.nets import AnyView, MultiView, Prediction
 
 __all__ = ["Reconstruction", "Reconstructor"]
 
@@ -63,7 +63,8 @@ class Reconstructor:
             device,
         )
         self.image_size = model.image_size
-        self.multi_view = isinstance(model, MultiView)
+        # one scene of all the photographs (MV Any: any number, any order)
+        self.multi_view = isinstance(model, (MultiView, AnyView))
 
     @classmethod
     def from_checkpoint(

@@ -497,18 +497,21 @@ class AnyView(nn.Module):
 
 #: the trainable networks by name: ``"sv"`` a :class:`SingleView`, ``"mv"`` a
 #: :class:`MultiView` (MV Add or MV Concat), ``"mv_shape"`` a shape-only
-#: :class:`MultiView` (MV Shape-Concat)
-NETWORKS = ("sv", "mv", "mv_shape")
+#: :class:`MultiView` (MV Shape-Concat), ``"mv_any"`` an :class:`AnyView` (MV Any)
+NETWORKS = ("sv", "mv", "mv_shape", "mv_any")
 
 
 def network_name(model: nn.Module) -> str:
     """Which of :data:`NETWORKS` ``model`` is."""
     if isinstance(model, MultiView):
         return "mv_shape" if model.shape_only else "mv"
+    if isinstance(model, AnyView):
+        return "mv_any"
     if isinstance(model, SingleView):
         return "sv"
     raise TypeError(
-        f"expected a SingleView or MultiView network, got {type(model).__name__}"
+        "expected a SingleView, MultiView or AnyView network, got "
+        f"{type(model).__name__}"
     )
 
 

@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--network",
         default="sv",
-        help="sv, mv or mv_shape (TrainConfig.network; --set merge=add|concat)",
+        help="sv, mv, mv_shape or mv_any (TrainConfig.network; --set merge=add|concat)",
     )
     parser.add_argument(
         "--run-dir", required=True, type=Path, help="the run's folder (rank 0 writes)"
@@ -74,8 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--init",
         type=Path,
-        help="the trained run a multi-view network starts from (sv for mv, "
-        "mv with merge=concat for mv_shape)",
+        help="the trained run a multi-view network starts from (sv for mv and "
+        "mv_any, mv with merge=concat for mv_shape)",
     )
     parser.add_argument(
         "--set",

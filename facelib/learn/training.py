@@ -9,7 +9,12 @@ One function, :func:`train`, driven by a :class:`TrainConfig`; ``network`` is on
   photographs of a subject, Eq. 2 summed over them, initialised from a trained
   single-view checkpoint;
 * ``"mv_shape"``: MV Shape-Concat, initialised from a trained MV Concat checkpoint,
-  trained on the mean squared vertex error of the 3D shape (mm²).
+  trained on the mean squared vertex error of the 3D shape (mm²);
+* ``"mv_any"``: MV Any (:class:`facelib.learn.nets.AnyView`), initialised from a
+  trained single-view checkpoint: every batch draws its number of photographs N from
+  1 to the data set's photographs per subject and each scene's photographs in random
+  order, Eq. 2 summed over them; validated on the ``n_views`` photographs nearest
+  -45°..45°.
 
 Adam (learning rate 1e-4), batch 32, early stopping on the validation loss
 (:func:`facelib.learn.validation.validate`; the best weights are kept). With
@@ -78,7 +83,7 @@ from facelib.learn.checkpoints import (
     save_tensors,
 )
 from facelib.learn.losses import network_loss
-from facelib.learn.nets import MERGES, NETWORKS, MultiView, SingleView
+from facelib.learn.nets import MERGES, NETWORKS, AnyView, MultiView, SingleView
 from facelib.learn.precision import uses_bf16
 from facelib.learn.validation import Metrics, validate
 from facelib.storage import file_sha256, write_json
@@ -93,10 +98,11 @@ class TrainConfig:
 
     Attributes:
         network: one of :data:`facelib.learn.nets.NETWORKS` (``"sv"``, ``"mv"``,
-            ``"mv_shape"``).
+            ``"mv_shape"``, ``"mv_any"``).
         merge: the multi-view merge block, ``"add"`` or ``"concat"``
             (``"mv_shape"``: ``"concat"``).
-        n_views: N, the photographs a multi-view network sees (unused for ``"sv"``).
+        n_views: N, the photographs a multi-view network sees (unused for ``"sv"``;
+            for ``"mv_any"`` the N it is validated on: it trains on any N).
         width: the VGG-16 channel multiplier (1.0: the paper's network).
         batch_size: scenes per optimiser step.
         lr: Adam's learning rate.
@@ -377,7 +383,7 @@ def _initial_network(
             image_t_std=image_t_std,
             K_default=torch.from_numpy(K_default),
         )
-    want = "sv" if config.network == "mv" else "mv"
+    want = "sv" if config.network in ("mv", "mv_any") else "mv"
     if init is None:
         raise ValueError(
             f"network={config.network!r} starts from a trained {want!r} checkpoint: "
@@ -408,6 +414,8 @@ def _initial_network(
         )
     if config.network == "mv":
         return MultiView.from_single_view(start, config.n_views, config.merge)
+    if config.network == "mv_any":
+        return AnyView.from_single_view(start)
     return MultiView.shape_only_from(start)
 
 
@@ -715,6 +723,7 @@ def train(
         data,
         data.subjects("train"),
         None if config.network == "sv" else config.n_views,
+        any_views=config.network == "mv_any",
     )
     steps_per_epoch = math.ceil(len(sampler) / config.batch_size)
     if config.max_steps_per_epoch:
@@ -729,7 +738,7 @@ def train(
         _share_resumed(model, average, opt)
 
     use_bf16 = uses_bf16(config.precision, device)
-    merge = f"-{config.merge}" if config.network != "sv" else ""
+    merge = f"-{config.merge}" if config.network in ("mv", "mv_shape") else ""
     bar = tqdm(
         total=config.epochs * steps_per_epoch,
         initial=state.epoch * steps_per_epoch + state.step,
@@ -781,7 +790,7 @@ def train(
             if average is not None:
                 average.update(model)
             state.step = step + 1
-            state.images += len(ids) * sampler.views_per_scene
+            state.images += len(ids) * batch.images.shape[1]  # scenes x views
             state.train_loss = float(loss.item())
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3g}")

@@ -63,7 +63,10 @@ def test_a_field_out_of_its_range_is_refused(field, value, allowed):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(network="cnn"), r"network must be one of \('sv', 'mv', 'mv_shape'\)"),
+        (
+            dict(network="cnn"),
+            r"network must be one of \('sv', 'mv', 'mv_shape', 'mv_any'\)",
+        ),
         (dict(precision="fp16"), "precision must be one of"),
         (dict(ema_decay=1.0), r"ema_decay must be in \[0, 1\)"),
         (dict(ema_decay=math.nan), r"ema_decay must be in \[0, 1\)"),

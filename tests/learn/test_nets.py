@@ -12,6 +12,7 @@ from safetensors.torch import save_file
 from facelib.learn.nets import (
     MERGES,
     NETWORKS,
+    AnyView,
     MultiView,
     SingleView,
     ViewAverage,
@@ -206,9 +207,10 @@ def test_network_names():
         network_name(sv),
         network_name(concat),
         network_name(MultiView.shape_only_from(concat)),
+        network_name(AnyView.from_single_view(sv)),
     }
-    assert named == set(NETWORKS) == {"sv", "mv", "mv_shape"}
-    with pytest.raises(TypeError, match="SingleView or MultiView"):
+    assert named == set(NETWORKS) == {"sv", "mv", "mv_shape", "mv_any"}
+    with pytest.raises(TypeError, match="SingleView, MultiView or AnyView"):
         network_name(ViewAverage(sv))
 
 

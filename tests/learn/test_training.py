@@ -317,3 +317,44 @@ def test_the_three_networks_train_on_cuda_and_match_the_cpu(data, tmp_path):
     assert torch.allclose(a_gpu, a_cpu, rtol=1e-2, atol=1e-3), (
         (a_gpu - a_cpu).abs().max()
     )
+
+
+def test_mv_any_trains_on_any_number_of_views_in_any_order(data, tmp_path):
+    """MV Any starts from a single-view run, each training batch draws its own N in
+    1..V with the photographs in random order (seen by the network's forward), it
+    validates on n_views, and its checkpoint loads as an MV Any that reconstructs from
+    any number of photographs."""
+    from facelib.learn.inference import Reconstructor
+    from facelib.learn.nets import AnyView
+
+    sv = tmp_path / "sv"
+    train(TrainConfig(network="sv", **FAST), data, sv, progress=False)
+    seen = []  # (scenes, views, training?) of every forward
+    original = AnyView.forward
+
+    def spy(self, images, K=None):
+        seen.append((*images.shape[:2], torch.is_grad_enabled()))
+        return original(self, images, K)
+
+    AnyView.forward = spy
+    try:
+        config = TrainConfig(
+            network="mv_any", n_views=2, **{**FAST, "batch_size": 2, "epochs": 3}
+        )
+        result = train(config, data, tmp_path / "any", init=sv, progress=False)
+    finally:
+        AnyView.forward = original
+    V = data.photos_per_subject
+    training_ns = [n for _, n, grad in seen if grad]
+    assert set(training_ns) == set(range(1, V + 1)), seen
+    assert {n for _, n, grad in seen if not grad} == {2}  # validated on n_views
+    assert math.isfinite(result.metrics.loss) and result.metrics.shape_mm > 0
+    model, meta = load_model(
+        tmp_path / "any", morphable_model=data.morphable_model, image_size=32
+    )
+    assert isinstance(model, AnyView) and meta["architecture"]["network"] == "mv_any"
+    images = np.asarray(data.images[data.subjects("val")[0]])  # (V, 3, S, S)
+    recon = Reconstructor(model, data.morphable_model)
+    for n in (1, V):
+        got = recon(images[:n].transpose(0, 2, 3, 1), K=data.array("K")[0, :n])
+        assert got.q.shape == (n, 4) and got.vertices.shape[1] == 3
