@@ -319,7 +319,22 @@ class ConcatMerge(nn.Module):
 MERGES: dict[str, type[nn.Module]] = {"add": AddMerge, "concat": ConcatMerge}
 
 
-class MultiView(nn.Module):
+class _OnBranch(nn.Module):
+    """A network built on a single-view ``branch``: its image size (px) and number of
+    3DMM modes are the branch's."""
+
+    branch: SingleView
+
+    @property
+    def image_size(self) -> int:
+        return self.branch.image_size
+
+    @property
+    def n_modes(self) -> int:
+        return self.branch.n_modes
+
+
+class MultiView(_OnBranch):
     """Fig. 2: a siamese single-view branch over N views, a merge block and an MLP for
     α.
 
@@ -353,14 +368,6 @@ class MultiView(nn.Module):
         if shape_only:  # no pose regressors at all
             branch.q_head = None
             branch.t_head = None
-
-    @property
-    def image_size(self) -> int:
-        return self.branch.image_size
-
-    @property
-    def n_modes(self) -> int:
-        return self.branch.n_modes
 
     def forward(
         self, images: torch.Tensor, K: torch.Tensor | None = None
@@ -419,7 +426,7 @@ class MultiView(nn.Module):
         return model
 
 
-class AnyView(nn.Module):
+class AnyView(_OnBranch):
     """MV Any (beyond the paper): the single-view branch on each of any number N of
     photographs, in any order (shared weights, one camera per photograph), merged by a
     learned trust per view.
@@ -448,14 +455,6 @@ class AnyView(nn.Module):
             for head in (self.score, self.correction):
                 head[-1].weight.zero_()
                 head[-1].bias.zero_()
-
-    @property
-    def image_size(self) -> int:
-        return self.branch.image_size
-
-    @property
-    def n_modes(self) -> int:
-        return self.branch.n_modes
 
     def view_weights(self, feats: torch.Tensor) -> torch.Tensor:
         """The weights (B, N) of per-view features (B, N, F): softmax over N."""
