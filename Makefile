@@ -1,5 +1,5 @@
 # facelib: the two commands are `make book` and `make test` (see README.md).
-#   make book [PROFILE=smoke|cpu|paper]   environment, notebooks (papermill), Jupyter Book -> _build/html/
+#   make book [PROFILE=smoke|cpu|gpu|paper]   environment, notebooks (papermill), Jupyter Book -> _build/html/
 #   make test                              environment, unit tests, nbval on the notebooks, pair sync check
 #   make bench [BENCH_SIZE=full|tiny]      each part against a baseline, same run: runs/bench/, book/bench_table.md
 
