@@ -23,6 +23,7 @@ from facelib.evaluation.metrics import ARMSE
 from facelib.evaluation.table1 import (
     ROWS,
     RowSummary,
+    bootstrap_interval,
     predict_rows,
     score_captures,
     summarise,
@@ -38,6 +39,8 @@ __all__ = [
     "evaluate_captures",
     "morphable_model_bound",
     "sv_mean_curve",
+    "FrameCurve",
+    "frame_count_curve",
 ]
 
 #: the trained network behind each network row of Table 1: its run folder in
@@ -241,3 +244,99 @@ def sv_mean_curve(
         engine=engine,
     )
     return {n: [r[n].armse_mm for r in scored] for n in counts}
+
+
+@dataclass
+class FrameCurve:
+    """ARMSE against the number of frames (:func:`frame_count_curve`).
+
+    Attributes:
+        counts: the numbers of frames n.
+        scores: per method and n, the ARMSE (mm) of every scored capture video,
+            (2 M,) (both motions of M subjects); a method that takes a fixed number
+            of photographs has that n only.
+    """
+
+    counts: list[int]
+    scores: dict[str, dict[int, np.ndarray]]
+
+    def summary(self) -> dict[str, dict[int, tuple[float, float, float]]]:
+        """Per method and n: the mean ARMSE (mm) and its 95 % bootstrap interval
+        (resampling captures), ``(mean, low, high)``."""
+        return {
+            name: {
+                n: (float(np.mean(v)), *bootstrap_interval(v))
+                for n, v in by_count.items()
+            }
+            for name, by_count in self.scores.items()
+        }
+
+
+def frame_count_curve(
+    data: Dataset,
+    evaluation: CaptureEvaluation,
+    networks: dict[str, torch.nn.Module],
+    counts: list[int],
+    n_subjects: int,
+    *,
+    workers: int = 1,
+    engine: str | None = None,
+) -> FrameCurve:
+    """ARMSE against the number of frames given to each method: for each count n, the
+    n frames spread evenly over each video of the first ``n_subjects`` captured
+    subjects (both motions), in video order (ordered by the single-view network's yaw
+    estimate for a network with a fixed number of views, as it was trained).
+
+    ``networks`` maps a method's name to a network taking (1, n, 3, S, S): MV Any
+    (:class:`facelib.learn.nets.AnyView`) and SV Mean
+    (:class:`facelib.learn.nets.ViewAverage`) for every n, a
+    :class:`facelib.learn.nets.MultiView` for its own ``n_views`` only. Scored in
+    ``workers`` processes on ``engine``, as :func:`evaluate_captures`."""
+    from facelib.learn.nets import MultiView
+
+    if not counts or any(int(n) < 1 for n in counts):
+        raise ValueError(f"expected counts of frames >= 1, got {counts!r}")
+    model = data.morphable_model
+    keys = [
+        (int(s), m) for s in evaluation.subjects[:n_subjects] for m in CAPTURE_MOTIONS
+    ]
+    index = {int(s): i for i, s in enumerate(np.asarray(data.capture_subjects))}
+    shapes, methods = [], {}
+    for name, net in networks.items():
+        fixed = net.n_views if isinstance(net, MultiView) else None
+        methods[name] = [n for n in counts if fixed in (None, n)]
+    for subject, motion in keys:
+        frames = data.tensor(
+            "capture_images",
+            (index[subject], CAPTURE_MOTIONS.index(motion)),
+            dtype=None,
+        )
+        yaw = evaluation.selections[(subject, motion)]["yaw"]
+        last = len(frames) - 1
+        per_video = {}
+        for name, net in networks.items():
+            device = next(net.parameters()).device
+            for n in methods[name]:
+                pick = np.linspace(0, last, n).round().astype(int)
+                if isinstance(net, MultiView):
+                    pick = pick[np.argsort(yaw[pick], kind="stable")]
+                x = frames[torch.from_numpy(pick)][None].to(device)
+                with torch.no_grad():
+                    alpha = net(x).alpha[0].cpu().double()
+                per_video[(name, n)] = model.shape(alpha).numpy()
+        shapes.append(per_video)
+    scored = score_captures(
+        shapes,
+        data.template.faces,
+        data.template.landmarks,
+        [evaluation.scans[s] for s, _ in keys],
+        workers=workers,
+        engine=engine,
+    )
+    return FrameCurve(
+        counts=[int(n) for n in counts],
+        scores={
+            name: {n: np.array([r[(name, n)].armse_mm for r in scored]) for n in ns}
+            for name, ns in methods.items()
+        },
+    )

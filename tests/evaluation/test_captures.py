@@ -278,3 +278,36 @@ def test_sv_mean_curve_at_every_frame_is_sv_mean(tiny_evaluation):
             )
             assert score == pytest.approx(hand.armse_mm, rel=1e-9)
     assert curve[1] != curve[2] != curve[F]
+
+
+def test_frame_count_curve_untrained_mv_any_is_sv_mean(tiny_evaluation):
+    """An untrained MV Any is SV Mean (its weights are equal): its curve equals SV
+    Mean's from sv_mean_curve (the same evenly spread frames), and ViewAverage's; a
+    fixed-N network is scored at its own N only; the summary's interval holds the
+    mean."""
+    from facelib.evaluation.captures import frame_count_curve
+    from facelib.learn.nets import AnyView, ViewAverage
+
+    data, nets, _, ev, _ = tiny_evaluation
+    F = data.capture_frames
+    counts = [1, 3, F]
+    networks = {
+        "SV Mean": ViewAverage(nets["SV"]).eval(),
+        "MV Any": AnyView.from_single_view(nets["SV"]).eval(),
+        "MV Concat": nets["MV Concat"].eval(),
+    }
+    curve = frame_count_curve(data, ev, networks, counts, n_subjects=1, workers=1)
+    assert curve.counts == counts
+    assert set(curve.scores["MV Concat"]) == {3}
+    reference = sv_mean_curve(data, ev, counts, n_subjects=1, workers=1)
+    for n in counts:
+        assert len(curve.scores["MV Any"][n]) == 2  # one subject, both motions
+        np.testing.assert_allclose(curve.scores["MV Any"][n], reference[n], atol=1e-3)
+        np.testing.assert_allclose(
+            curve.scores["SV Mean"][n], curve.scores["MV Any"][n], atol=1e-3
+        )
+    for name, by_count in curve.summary().items():
+        for n, (mean, low, high) in by_count.items():
+            assert low <= mean <= high, (name, n)
+    with pytest.raises(ValueError, match="counts of frames >= 1"):
+        frame_count_curve(data, ev, networks, [0, 3], n_subjects=1)
