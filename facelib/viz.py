@@ -325,3 +325,26 @@ def history_figure(
         ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def frame_curve_figure(
+    summary: dict[str, dict[int, tuple[float, float, float]]],
+    *,
+    title: str = "",
+):
+    """ARMSE (mm) against the number of frames, one line per method with its 95 %
+    bootstrap interval as error bars (a method with one count is one point); log x."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, by_count in summary.items():
+        counts = sorted(by_count)
+        mean = np.array([by_count[n][0] for n in counts])
+        low = mean - np.array([by_count[n][1] for n in counts])
+        high = np.array([by_count[n][2] for n in counts]) - mean
+        ax.errorbar(counts, mean, yerr=[low, high], marker="o", capsize=3, label=name)
+    ax.set(xscale="log", xlabel="frames of the capture", ylabel="ARMSE (mm)")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig

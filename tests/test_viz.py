@@ -218,3 +218,21 @@ def test_mesh_figure_embeds_the_data_and_no_cdn():
     assert again._div_id() == out._div_id() != other._div_id()
     assert other._div_id() in other._repr_mimebundle_()["text/html"]
     assert other._repr_mimebundle_()["text/plain"] == "one mesh"
+
+
+def test_frame_curve_figure_draws_one_line_per_method_with_its_interval():
+    summary = {
+        "SV Mean": {1: (3.0, 2.9, 3.1), 3: (2.9, 2.8, 3.0), 30: (2.95, 2.9, 3.0)},
+        "MV Concat": {3: (2.8, 2.7, 2.9)},
+    }
+    fig = viz.frame_curve_figure(summary, title="curve")
+    ax = fig.axes[0]
+    lines = ax.get_lines()
+    assert [tuple(line.get_xdata()) for line in lines[:1]] == [(1, 3, 30)]
+    np.testing.assert_allclose(lines[0].get_ydata(), [3.0, 2.9, 2.95])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "SV Mean",
+        "MV Concat",
+    ]
+    assert ax.get_xscale() == "log"
+    plt.close(fig)

@@ -33,6 +33,7 @@ from facelib.learn.validation import Metrics
 
 __all__ = [
     "RUN_FOLDERS",
+    "BEYOND_RUN_FOLDERS",
     "load_networks",
     "network_metrics",
     "CaptureEvaluation",
@@ -53,11 +54,21 @@ RUN_FOLDERS = {
 }
 
 
+#: networks beyond the paper's Table 1 (:mod:`facelib.learn.nets`'s MV Any): their run
+#: folders in ``runs/<profile>/``
+BEYOND_RUN_FOLDERS = {"MV Any": "mv_any"}
+
+
 def load_networks(
-    runs: str | Path, data: Dataset, device: str = "cpu"
+    runs: str | Path,
+    data: Dataset,
+    device: str = "cpu",
+    *,
+    folders: dict[str, str] = RUN_FOLDERS,
 ) -> dict[str, torch.nn.Module]:
-    """The four trained networks of Table 1 from ``runs/<folder>``
-    (:data:`RUN_FOLDERS`), checked against the data set's 3DMM and image size."""
+    """The trained networks of ``folders`` (by default the four of Table 1,
+    :data:`RUN_FOLDERS`) from ``runs/<folder>``, checked against the data set's 3DMM
+    and image size."""
     return {
         name: load_model(
             Path(runs) / folder,
@@ -65,7 +76,7 @@ def load_networks(
             image_size=data.image_size,
             device=device,
         )[0]
-        for name, folder in RUN_FOLDERS.items()
+        for name, folder in folders.items()
     }
 
 

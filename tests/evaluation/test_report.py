@@ -178,3 +178,33 @@ def test_network_errors_table():
         ("MV Add", "0.5 °", "1.50", "+1 %"),
         ("MV Shape-Concat", "-", "0.25", "-50 %"),
     )
+
+
+def test_frame_curve_table():
+    from facelib.evaluation.report import frame_curve_table
+
+    summary = {
+        "SV Mean": {1: (3.0, 2.9, 3.1), 3: (2.95, 2.85, 3.05)},
+        "MV Concat": {3: (2.8, 2.7, 2.9)},
+    }
+    table = frame_curve_table(summary, [1, 3], title="t")
+    assert table.columns == ("method", "1 frame", "3 frames")
+    assert table.rows == (
+        ("SV Mean", "3.00 (2.90-3.10)", "2.95 (2.85-3.05)"),
+        ("MV Concat", "-", "2.80 (2.70-2.90)"),
+    )
+
+
+def test_beyond_table1_table_is_marked_as_ours_and_compares_with_the_mean():
+    import numpy as np
+
+    from facelib.evaluation.report import beyond_table1_table
+
+    table = beyond_table1_table(
+        {"MV Any (all frames)": np.array([2.0, 4.0])}, np.array([4.0, 4.0])
+    )
+    ((name, armse_cell, interval, change),) = table.rows
+    assert name == "MV Any (all frames) (ours, not in the paper)"
+    assert armse_cell == "3.00 ± 1.00" and change == "-25 %"
+    low, high = (float(x) for x in interval.split("-"))
+    assert 2.0 <= low <= 3.0 <= high <= 4.0
