@@ -218,6 +218,26 @@ def morphable_model_bound(
     return np.array([r["3DMM fit"].armse_mm for r in scored])
 
 
+def _score_videos(
+    data: Dataset,
+    evaluation: CaptureEvaluation,
+    keys: list[tuple[int, str]],
+    shapes: list[dict],
+    workers: int,
+    engine: str | None,
+) -> list[dict]:
+    """The ARMSE of each video's predicted shapes (one dict per key (subject,
+    motion)) against its subject's scan (:func:`score_captures`)."""
+    return score_captures(
+        shapes,
+        data.template.faces,
+        data.template.landmarks,
+        [evaluation.scans[s] for s, _ in keys],
+        workers=workers,
+        engine=engine,
+    )
+
+
 def sv_mean_curve(
     data: Dataset,
     evaluation: CaptureEvaluation,
@@ -246,14 +266,7 @@ def sv_mean_curve(
                 for n, pick in picks.items()
             }
         )
-    scored = score_captures(
-        shapes,
-        data.template.faces,
-        data.template.landmarks,
-        [evaluation.scans[s] for s, _ in keys],
-        workers=workers,
-        engine=engine,
-    )
+    scored = _score_videos(data, evaluation, keys, shapes, workers, engine)
     return {n: [r[n].armse_mm for r in scored] for n in counts}
 
 
@@ -336,14 +349,7 @@ def frame_count_curve(
                     alpha = net(x).alpha[0].cpu().double()
                 per_video[(name, n)] = model.shape(alpha).numpy()
         shapes.append(per_video)
-    scored = score_captures(
-        shapes,
-        data.template.faces,
-        data.template.landmarks,
-        [evaluation.scans[s] for s, _ in keys],
-        workers=workers,
-        engine=engine,
-    )
+    scored = _score_videos(data, evaluation, keys, shapes, workers, engine)
     return FrameCurve(
         counts=[int(n) for n in counts],
         scores={
