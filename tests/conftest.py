@@ -1,6 +1,8 @@
 """Shared fixtures: a tiny data set built once per test session, three faces of the
 world with their albedo, and a Dask cluster of two worker processes."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
@@ -37,6 +39,14 @@ def tiny_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_path(tiny_root):
     return tiny_root / "tiny"
+
+
+@pytest.fixture()
+def tiny_copy(tiny_path, tmp_path):
+    """A copy of the tiny data set to damage."""
+    target = tmp_path / "tiny"
+    shutil.copytree(tiny_path, target)
+    return target
 
 
 @pytest.fixture(scope="session")

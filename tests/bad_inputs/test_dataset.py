@@ -10,7 +10,6 @@ photographs of 32 px, no registered scans, 1 captured subject with 30 frames).
 
 import hashlib
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -24,14 +23,6 @@ FIX = r"01_dataset.*PROFILE=tiny"  # every load error says what to re-run
 @pytest.fixture(scope="module")
 def data(tiny_path):
     return load_dataset(tiny_path)
-
-
-@pytest.fixture()
-def copy(tiny_path, tmp_path):
-    """A copy of the tiny data set to damage."""
-    target = tmp_path / "tiny"
-    shutil.copytree(tiny_path, target)
-    return target
 
 
 def read_manifest(folder):
@@ -72,60 +63,62 @@ def inputs(data):
 
 # ------------------------------------------------------- the manifest lists every file
 @pytest.mark.parametrize("rel", ["notes.txt", "scans/test/extra.ply", "a/b/c.npy"])
-def test_a_file_the_manifest_does_not_list_is_refused(copy, rel):
-    (copy / rel).parent.mkdir(parents=True, exist_ok=True)
-    (copy / rel).write_bytes(b"stray")
+def test_a_file_the_manifest_does_not_list_is_refused(tiny_copy, rel):
+    (tiny_copy / rel).parent.mkdir(parents=True, exist_ok=True)
+    (tiny_copy / rel).write_bytes(b"stray")
     with pytest.raises(ValueError, match=rf"{rel}.*does not list.*remove it.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
     with pytest.raises(ValueError, match="does not list"):
-        load_dataset(copy, verify=False)  # the listing is checked without checksums
+        load_dataset(
+            tiny_copy, verify=False
+        )  # the listing is checked without checksums
 
 
 @pytest.mark.parametrize(
     "name", ["images.npy", "template.npz", "morphable_model.npz", "registration.json"]
 )
-def test_a_file_left_out_of_the_manifest_is_refused(copy, name):
-    manifest = read_manifest(copy)
+def test_a_file_left_out_of_the_manifest_is_refused(tiny_copy, name):
+    manifest = read_manifest(tiny_copy)
     del manifest["files"][name]
-    write_manifest(copy, manifest)
+    write_manifest(tiny_copy, manifest)
     with pytest.raises(ValueError, match=rf"no {name} in its manifest.*{FIX}"):
-        load_dataset(copy)
-    (copy / name).unlink()  # gone from the disk too: still refused
+        load_dataset(tiny_copy)
+    (tiny_copy / name).unlink()  # gone from the disk too: still refused
     with pytest.raises(ValueError, match=rf"no {name} in its manifest.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
-def test_a_scan_left_out_of_the_manifest_is_refused(copy):
-    ply = next(rel for rel in scan_files(copy) if rel.endswith(".ply"))
-    manifest = read_manifest(copy)
+def test_a_scan_left_out_of_the_manifest_is_refused(tiny_copy):
+    ply = next(rel for rel in scan_files(tiny_copy) if rel.endswith(".ply"))
+    manifest = read_manifest(tiny_copy)
     del manifest["files"][ply]
-    write_manifest(copy, manifest)
+    write_manifest(tiny_copy, manifest)
     with pytest.raises(ValueError, match=rf"{ply}.*does not list.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
 @pytest.mark.parametrize(
     "removed, kept", [(".landmarks.txt", ".ply"), (".ply", ".landmarks.txt")]
 )
-def test_half_a_scan_removed_with_its_entry_is_refused(copy, removed, kept):
-    files = scan_files(copy)
+def test_half_a_scan_removed_with_its_entry_is_refused(tiny_copy, removed, kept):
+    files = scan_files(tiny_copy)
     assert len(files) == 2  # the captured subject's .ply and .landmarks.txt
     gone = next(f for f in files if f.endswith(removed))
-    manifest = read_manifest(copy)
+    manifest = read_manifest(tiny_copy)
     del manifest["files"][gone]
-    (copy / gone).unlink()
-    write_manifest(copy, manifest)
+    (tiny_copy / gone).unlink()
+    write_manifest(tiny_copy, manifest)
     with pytest.raises(ValueError, match=rf"has only its \{kept} file.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
-def test_a_listed_file_that_is_no_part_of_a_data_set_is_refused(copy):
-    (copy / "notes.txt").write_text("hello")
-    manifest = read_manifest(copy)
+def test_a_listed_file_that_is_no_part_of_a_data_set_is_refused(tiny_copy):
+    (tiny_copy / "notes.txt").write_text("hello")
+    manifest = read_manifest(tiny_copy)
     manifest["files"]["notes.txt"] = hashlib.sha256(b"hello").hexdigest()
-    write_manifest(copy, manifest)
+    write_manifest(tiny_copy, manifest)
     with pytest.raises(ValueError, match=rf"lists notes.txt, which is no file.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
 # ------------------------------------------------------- counts against the arrays
@@ -144,74 +137,74 @@ def test_a_listed_file_that_is_no_part_of_a_data_set_is_refused(copy):
         "modes",
     ],
 )
-def test_counts_that_disagree_with_the_arrays_are_refused(copy, key):
-    manifest = read_manifest(copy)
+def test_counts_that_disagree_with_the_arrays_are_refused(tiny_copy, key):
+    manifest = read_manifest(tiny_copy)
     manifest["counts"][key] += 1
-    write_manifest(copy, manifest)
+    write_manifest(tiny_copy, manifest)
     with pytest.raises(ValueError, match=rf"counts\['{key}'\].*{FIX}"):
-        load_dataset(copy, verify=False)
+        load_dataset(tiny_copy, verify=False)
 
 
 @pytest.mark.parametrize("value", ["10", 10.0, True, -1, None])
-def test_a_count_that_is_not_a_size_is_refused(copy, value):
-    manifest = read_manifest(copy)
+def test_a_count_that_is_not_a_size_is_refused(tiny_copy, value):
+    manifest = read_manifest(tiny_copy)
     manifest["counts"]["subjects"] = value
-    write_manifest(copy, manifest)
+    write_manifest(tiny_copy, manifest)
     with pytest.raises(ValueError, match=rf"not integers >= 0.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
-def test_a_count_left_out_is_refused(copy):
-    manifest = read_manifest(copy)
+def test_a_count_left_out_is_refused(tiny_copy):
+    manifest = read_manifest(tiny_copy)
     del manifest["counts"]["modes"]
-    write_manifest(copy, manifest)
+    write_manifest(tiny_copy, manifest)
     with pytest.raises(ValueError, match=rf"no counts \['modes'\].*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
 # ------------------------------------------------------- the arrays' dtypes and shapes
-def test_an_array_of_another_shape_is_refused(data, copy):
-    replace_array(copy, "K", np.asarray(data.K)[:, :1])  # V = 1, not 2
+def test_an_array_of_another_shape_is_refused(data, tiny_copy):
+    replace_array(tiny_copy, "K", np.asarray(data.K)[:, :1])  # V = 1, not 2
     with pytest.raises(
         ValueError,
         match=rf"K.npy has shape \(10, 1, 3, 3\).*V = 2 from "
         rf"counts\['photos_per_subject'\].*{FIX}",
     ):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
-def test_an_array_of_another_dtype_is_refused(data, copy):
-    replace_array(copy, "images", np.asarray(data.images).astype(np.float32))
+def test_an_array_of_another_dtype_is_refused(data, tiny_copy):
+    replace_array(tiny_copy, "images", np.asarray(data.images).astype(np.float32))
     with pytest.raises(ValueError, match=rf"images.npy holds float32.*uint8.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
-def test_an_array_with_another_number_of_axes_is_refused(data, copy):
-    replace_array(copy, "q", np.asarray(data.q).reshape(10, -1))
+def test_an_array_with_another_number_of_axes_is_refused(data, tiny_copy):
+    replace_array(tiny_copy, "q", np.asarray(data.q).reshape(10, -1))
     with pytest.raises(ValueError, match=rf"q is \(N, V, 4\).*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
-def test_a_split_outside_its_three_values_is_refused(data, copy):
+def test_a_split_outside_its_three_values_is_refused(data, tiny_copy):
     split = np.array(data.split)
     split[0] = 3
-    replace_array(copy, "split", split)
+    replace_array(tiny_copy, "split", split)
     with pytest.raises(ValueError, match=rf"split.npy holds values outside.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
-def test_captures_of_a_training_subject_are_refused(data, copy):
+def test_captures_of_a_training_subject_are_refused(data, tiny_copy):
     train = int(data.subjects("train")[0])
-    replace_array(copy, "capture_subjects", np.array([train], np.int64))
+    replace_array(tiny_copy, "capture_subjects", np.array([train], np.int64))
     with pytest.raises(ValueError, match=rf"not distinct test subjects.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
-def test_an_unreadable_array_is_refused_without_checksums(copy):
-    raw = (copy / "t.npy").read_bytes()
-    (copy / "t.npy").write_bytes(raw[: len(raw) // 2])  # truncated
+def test_an_unreadable_array_is_refused_without_checksums(tiny_copy):
+    raw = (tiny_copy / "t.npy").read_bytes()
+    (tiny_copy / "t.npy").write_bytes(raw[: len(raw) // 2])  # truncated
     with pytest.raises(ValueError, match=rf"t.npy is not a readable .npy.*{FIX}"):
-        load_dataset(copy, verify=False)
+        load_dataset(tiny_copy, verify=False)
 
 
 # ------------------------------------------------------- malformed manifests
@@ -236,16 +229,16 @@ def test_an_unreadable_array_is_refused_without_checksums(copy):
         ),
     ],
 )
-def test_a_malformed_manifest_is_refused(copy, edit, message):
-    write_manifest(copy, edit(read_manifest(copy)))
+def test_a_malformed_manifest_is_refused(tiny_copy, edit, message):
+    write_manifest(tiny_copy, edit(read_manifest(tiny_copy)))
     with pytest.raises(ValueError, match=rf"{message}.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
-def test_a_manifest_that_is_not_text_is_refused(copy):
-    (copy / "manifest.json").write_bytes(b"\xff\xfe\x00garbage")
+def test_a_manifest_that_is_not_text_is_refused(tiny_copy):
+    (tiny_copy / "manifest.json").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(ValueError, match=rf"not valid JSON.*{FIX}"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
 # ------------------------------------------------------- write_dataset refuses too

@@ -49,14 +49,6 @@ def data(tiny_path):
     return load_dataset(tiny_path)
 
 
-@pytest.fixture()
-def copy(tiny_path, tmp_path):
-    """A copy of the tiny data set to damage."""
-    target = tmp_path / "tiny"
-    shutil.copytree(tiny_path, target)
-    return target
-
-
 def inputs(data: Dataset) -> dict:
     """write_dataset's arguments for a copy of ``data`` (without scans)."""
     return dict(
@@ -169,57 +161,57 @@ def test_write_dataset_replaces_a_data_set_only_when_told(data, tmp_path):
 
 
 # ------------------------------------------------------------ refusing bad data sets
-def test_corruption_and_missing_files_are_refused(tiny_path, copy, tmp_path):
-    raw = bytearray((copy / "K.npy").read_bytes())
+def test_corruption_and_missing_files_are_refused(tiny_path, tiny_copy, tmp_path):
+    raw = bytearray((tiny_copy / "K.npy").read_bytes())
     raw[-1] ^= 0xFF
-    (copy / "K.npy").write_bytes(bytes(raw))
+    (tiny_copy / "K.npy").write_bytes(bytes(raw))
     with pytest.raises(
         ValueError, match=r"K.npy does not match its checksum.*01_dataset.*PROFILE=tiny"
     ):
-        load_dataset(copy)
-    load_dataset(copy, verify=False)  # only the checksums are skipped
-    shutil.copyfile(tiny_path / "K.npy", copy / "K.npy")
-    (copy / "q.npy").unlink()
+        load_dataset(tiny_copy)
+    load_dataset(tiny_copy, verify=False)  # only the checksums are skipped
+    shutil.copyfile(tiny_path / "K.npy", tiny_copy / "K.npy")
+    (tiny_copy / "q.npy").unlink()
     with pytest.raises(FileNotFoundError, match="q.npy is missing"):
-        load_dataset(copy)
-    (copy / "manifest.json").write_text("{not json")
+        load_dataset(tiny_copy)
+    (tiny_copy / "manifest.json").write_text("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
     with pytest.raises(FileNotFoundError, match="no data set"):
         load_dataset(tmp_path / "nothing")
 
 
-def test_another_format_version_is_refused(copy):
-    manifest = json.loads((copy / "manifest.json").read_text())
+def test_another_format_version_is_refused(tiny_copy):
+    manifest = json.loads((tiny_copy / "manifest.json").read_text())
     for old in (FORMAT_VERSION - 1, None):
         manifest["format_version"] = old
-        (copy / "manifest.json").write_text(json.dumps(manifest))
+        (tiny_copy / "manifest.json").write_text(json.dumps(manifest))
         with pytest.raises(
             ValueError,
             match=rf"format version {old}, this facelib reads {FORMAT_VERSION}"
             r".*01_dataset",
         ):
-            load_dataset(copy)
+            load_dataset(tiny_copy)
 
 
-def test_an_array_missing_from_the_manifest_is_refused(copy):
-    manifest = json.loads((copy / "manifest.json").read_text())
+def test_an_array_missing_from_the_manifest_is_refused(tiny_copy):
+    manifest = json.loads((tiny_copy / "manifest.json").read_text())
     del manifest["files"]["shapes.npy"]
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    (tiny_copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="no shapes.npy in its manifest"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
 
 
-def test_another_morphable_model_is_refused(data, copy):
+def test_another_morphable_model_is_refused(data, tiny_copy):
     """A 3DMM swapped for another one, its checksum updated: the fingerprint in the
     manifest still tells."""
     model = data.morphable_model
     arrays = model.arrays()
     arrays["mean"] = arrays["mean"] + 1.0
-    type(model)(**arrays).save(copy / "morphable_model.npz")
-    manifest = json.loads((copy / "manifest.json").read_text())
-    raw = (copy / "morphable_model.npz").read_bytes()
+    type(model)(**arrays).save(tiny_copy / "morphable_model.npz")
+    manifest = json.loads((tiny_copy / "manifest.json").read_text())
+    raw = (tiny_copy / "morphable_model.npz").read_bytes()
     manifest["files"]["morphable_model.npz"] = hashlib.sha256(raw).hexdigest()
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    (tiny_copy / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ValueError, match="not the model this data set was built with"):
-        load_dataset(copy)
+        load_dataset(tiny_copy)
