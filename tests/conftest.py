@@ -42,6 +42,28 @@ def tiny_path(tiny_root):
 
 
 @pytest.fixture()
+def make_repo(tmp_path):
+    """A factory of made-up repositories for the book runner, in ``tmp_path``:
+    ``make_repo(notebooks, params)`` writes ``_config.yml``, an empty ``facelib/``,
+    ``notebooks/<name>`` for each name and source of ``notebooks`` and
+    ``notebooks/params/<name>`` for each of ``params``; returns the root."""
+
+    def make(notebooks: dict[str, str], params: dict[str, str]):
+        (tmp_path / "_config.yml").write_text("title: test\n")
+        (tmp_path / "facelib").mkdir()
+        (tmp_path / "facelib" / "__init__.py").write_text("")
+        folder = tmp_path / "notebooks"
+        (folder / "params").mkdir(parents=True)
+        for name, text in notebooks.items():
+            (folder / name).write_text(text)
+        for name, text in params.items():
+            (folder / "params" / name).write_text(text)
+        return tmp_path
+
+    return make
+
+
+@pytest.fixture()
 def tiny_copy(tiny_path, tmp_path):
     """A copy of the tiny data set to damage."""
     target = tmp_path / "tiny"

@@ -61,21 +61,17 @@ print(beta)
 
 
 @pytest.fixture()
-def repo(tmp_path):
+def repo(make_repo):
     """A made-up repository: _config.yml, facelib/, notebooks/00_a.py and 01_b.py, and
     a parameter file ``ok.yaml``."""
-    (tmp_path / "_config.yml").write_text("title: test\n")
-    (tmp_path / "facelib").mkdir()
-    (tmp_path / "facelib" / "__init__.py").write_text("")
-    notebooks = tmp_path / "notebooks"
-    (notebooks / "params").mkdir(parents=True)
-    (notebooks / "00_a.py").write_text(NOTEBOOK_A)
-    (notebooks / "01_b.py").write_text(NOTEBOOK_B)
-    (notebooks / "README.py").write_text("# not a chapter\n")
-    (notebooks / "params" / "ok.yaml").write_text(
-        "alpha: 3\nbeta: 0.25\nphotos_per_subject: 7\n"
+    return make_repo(
+        {
+            "00_a.py": NOTEBOOK_A,
+            "01_b.py": NOTEBOOK_B,
+            "README.py": "# not a chapter\n",
+        },
+        {"ok.yaml": "alpha: 3\nbeta: 0.25\nphotos_per_subject: 7\n"},
     )
-    return tmp_path
 
 
 def write_profile(repo: Path, name: str, text: str) -> None:

@@ -66,21 +66,16 @@ print(shared)
 
 
 @pytest.fixture()
-def repo(tmp_path, monkeypatch):
+def repo(make_repo, tmp_path, monkeypatch):
     """A made-up repository with three notebooks and a parameter file ``ok.yaml``;
     the working directory; papermill and the static assets replaced by stubs that
     record what would run."""
-    (tmp_path / "_config.yml").write_text("title: test\n")
-    (tmp_path / "facelib").mkdir()
-    (tmp_path / "facelib" / "__init__.py").write_text("")
-    notebooks = tmp_path / "notebooks"
-    (notebooks / "params").mkdir(parents=True)
-    (notebooks / "00_a.py").write_text(NOTEBOOK_A)
-    (notebooks / "01_b.py").write_text(NOTEBOOK_B)
-    (notebooks / "02_c.py").write_text(NOTEBOOK_C)
-    (notebooks / "params" / "ok.yaml").write_text(
-        "sv_epochs: 3\nlr: 0.001\noverwrite: false\ndevice: cuda\nshared: 2\n"
-        "sizes: [8]\nweights: null\nscale: 1\n"
+    make_repo(
+        {"00_a.py": NOTEBOOK_A, "01_b.py": NOTEBOOK_B, "02_c.py": NOTEBOOK_C},
+        {
+            "ok.yaml": "sv_epochs: 3\nlr: 0.001\noverwrite: false\ndevice: cuda\n"
+            "shared: 2\nsizes: [8]\nweights: null\nscale: 1\n"
+        },
     )
     monkeypatch.chdir(tmp_path)
     ran = []
