@@ -358,3 +358,110 @@ def frame_curve_figure(
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def ablation_heatmaps(ablation, *, title: str = ""):
+    """The loss ablation's grid (:class:`facelib.learn.ablation.Ablation`) as two heat
+    maps over (β, γ): the aligned shape error (mm) and the reprojection error (px) of
+    each multi-term cell, written in it and marked ✓ where it beats the paper's single
+    term (Eq. 2), whose value is drawn as a line on each colour bar together with Eq.
+    2 + virtual views (dashed) and Eq. 2 with the pose warm-up (dotted, if any)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
+    panels = (
+        ("shape_aligned_mm", "aligned shape error (mm)", "{:.3f}"),
+        ("reprojection_px", "reprojection error (px)", "{:.2f}"),
+    )
+    for ax, (metric, label, form) in zip(axes, panels):
+        values = ablation.values(metric)
+        single = getattr(ablation.single.metrics, metric)
+        virtual = getattr(ablation.virtual.metrics, metric)
+        marks = [(virtual, "--")]
+        if ablation.single_warmup is not None:
+            marks.append((getattr(ablation.single_warmup.metrics, metric), ":"))
+        low = min(values.min(), single, *(v for v, _ in marks))
+        high = max(values.max(), single, *(v for v, _ in marks))
+        image = ax.imshow(values, cmap="viridis_r", vmin=low, vmax=high, aspect="auto")
+        mid = (low + high) / 2
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                mark = " ✓" if values[i, j] < single else ""
+                ax.text(
+                    j,
+                    i,
+                    form.format(values[i, j]) + mark,
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="white" if values[i, j] > mid else "black",
+                )
+        ax.set_xticks(range(len(ablation.gammas)), [f"{g:g}" for g in ablation.gammas])
+        ax.set_yticks(range(len(ablation.betas)), [f"{b:g}" for b in ablation.betas])
+        ax.set(xlabel="γ (translation weight, per mm²)", ylabel="β (rotation weight)")
+        bar = fig.colorbar(image, ax=ax, label=label)
+        bar.ax.axhline(single, color="red", linewidth=2)
+        for value, style in marks:
+            bar.ax.axhline(value, color="red", linewidth=1.5, linestyle=style)
+        beats = ablation.beating(metric)
+        ax.set_title(
+            f"Eq. 2: {form.format(single)} (red line); {beats} of {values.size} "
+            "cells beat it",
+            fontsize=9,
+        )
+    fig.suptitle(title or "Multi-term loss over (β, γ) against the single term")
+    fig.tight_layout()
+    return fig
+
+
+def scan_comparison_figure(
+    scan_vertices: np.ndarray,
+    scan_faces: np.ndarray,
+    faces: np.ndarray,
+    reconstructions: dict[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    title: str = "",
+    summary: str | None = None,
+    shift_mm: float = 190.0,
+    cmax_mm: float | None = None,
+) -> PlotlyOutput:
+    """Reconstructions side by side, each over its own copy of the scan (grey,
+    translucent), coloured by one shared scale of their distance to it.
+
+    Args:
+        scan_vertices, scan_faces: the scan (V, 3) mm and the triangles shown (F, 3)
+            (e.g. the protocol's crop, :func:`facelib.evaluation.metrics.
+            scan_crop_faces`).
+        faces: the reconstructions' triangles (F', 3).
+        reconstructions: label -> (vertices (P, 3) mm aligned onto the scan,
+            distances (P,) mm to it), drawn left to right ``shift_mm`` apart.
+        cmax_mm: the top of the colour scale (default: the largest distance).
+    """
+    items = list(reconstructions.items())
+    top = cmax_mm or max(float(np.max(d)) for _, (_, d) in items)
+    traces = []
+    for k, (label, (vertices, distances)) in enumerate(items):
+        shift = np.array([(k - (len(items) - 1) / 2) * shift_mm, 0.0, 0.0])
+        traces.append(
+            mesh_trace(
+                np.asarray(scan_vertices) + shift,
+                scan_faces,
+                name=f"scan ({label})",
+                opacity=0.35,
+                color="lightgrey",
+            )
+        )
+        traces.append(
+            mesh_trace(
+                np.asarray(vertices) + shift,
+                faces,
+                intensity=distances,
+                colorscale="Viridis",
+                colorbar_title="mm",
+                name=label,
+                cmin=0.0,
+                cmax=top,
+                showscale=k == 0,
+            )
+        )
+    return mesh_figure(traces, title=title, summary=summary)

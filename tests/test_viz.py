@@ -239,3 +239,49 @@ def test_frame_curve_figure_draws_one_line_per_method_with_its_interval():
     ]
     assert ax.get_xscale() == "log"
     plt.close(fig)
+
+
+def test_ablation_heatmaps_write_each_cell_and_mark_the_winners(made_up_ablation):
+    fig = viz.ablation_heatmaps(made_up_ablation)
+    shape_ax, repro_ax, shape_bar, _ = fig.axes  # the heat maps, then their bars
+    texts = sorted(t.get_text() for t in shape_ax.texts)
+    assert texts == sorted(["2.900 ✓", "3.050", "3.500", "2.990 ✓"])
+    assert sorted(t.get_text() for t in repro_ax.texts) == sorted(
+        ["2.50", "1.90 ✓", "2.10", "2.00"]
+    )
+    np.testing.assert_array_equal(
+        shape_ax.images[0].get_array(), [[2.9, 3.05], [3.5, 2.99]]
+    )
+    assert "2 of 4 cells beat it" in shape_ax.get_title()
+    # Eq. 2 (solid) and Eq. 2 + virtual views (dashed) on the colour bar
+    lines = shape_bar.lines
+    assert [line.get_ydata()[0] for line in lines] == [3.0, 2.8]
+    assert [t.get_text() for t in shape_ax.get_xticklabels()] == ["0.01", "0.1"]
+
+
+def test_scan_comparison_figure_puts_each_reconstruction_on_its_scan_copy():
+    scan = VERTICES * 2
+    out = viz.scan_comparison_figure(
+        scan,
+        FACES,
+        FACES,
+        {
+            "3 frames": (VERTICES, np.array([0.0, 1.0, 2.0, 3.0])),
+            "30 frames": (VERTICES + 0.5, np.array([0.0, 0.5, 0.5, 1.0])),
+        },
+        shift_mm=100.0,
+    )
+    data = out.fig.data
+    assert [t.name for t in data] == [
+        "scan (3 frames)",
+        "3 frames",
+        "scan (30 frames)",
+        "30 frames",
+    ]
+    # 100 mm apart, centred: -50 and +50 along x
+    np.testing.assert_allclose(data[0].x, scan[:, 0] - 50, atol=1e-5)
+    np.testing.assert_allclose(data[3].x, VERTICES[:, 0] + 0.5 + 50, atol=1e-5)
+    # one colour scale for both, its bar drawn once
+    assert [(t.cmin, t.cmax) for t in (data[1], data[3])] == [(0.0, 3.0), (0.0, 3.0)]
+    assert (data[1].showscale, data[3].showscale) == (True, False)
+    np.testing.assert_allclose(data[3].intensity, [0.0, 0.5, 0.5, 1.0])

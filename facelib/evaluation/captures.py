@@ -19,7 +19,11 @@ import torch
 
 from facelib.data.dataset import CAPTURE_MOTIONS, Dataset
 from facelib.data.scan import RawScan
-from facelib.evaluation.metrics import ARMSE
+from facelib.evaluation.metrics import (
+    ARMSE,
+    point_to_mesh_distances,
+    scan_crop_faces,
+)
 from facelib.evaluation.table1 import (
     ROWS,
     RowSummary,
@@ -42,6 +46,7 @@ __all__ = [
     "sv_mean_curve",
     "FrameCurve",
     "frame_count_curve",
+    "aligned_on_scan",
 ]
 
 #: the trained network behind each network row of Table 1: its run folder in
@@ -279,10 +284,18 @@ class FrameCurve:
         scores: per method and n, the ARMSE (mm) of every scored capture video,
             (2 M,) (both motions of M subjects); a method that takes a fixed number
             of photographs has that n only.
+        videos: the scored videos (subject, motion), in the order of the scores.
+        shapes: per video, the predicted shape (P, 3) mm, model frame, of each
+            (method, n).
+        results: per video, the protocol's result of each (method, n)
+            (:func:`score_captures`: the alignment onto the scan, the distances).
     """
 
     counts: list[int]
     scores: dict[str, dict[int, np.ndarray]]
+    videos: list[tuple[int, str]]
+    shapes: list[dict[tuple[str, int], np.ndarray]]
+    results: list[dict]
 
     def summary(self) -> dict[str, dict[int, tuple[float, float, float]]]:
         """Per method and n: the mean ARMSE (mm) and its 95 % bootstrap interval
@@ -356,4 +369,19 @@ def frame_count_curve(
             name: {n: np.array([r[(name, n)].armse_mm for r in scored]) for n in ns}
             for name, ns in methods.items()
         },
+        videos=keys,
+        shapes=shapes,
+        results=scored,
     )
+
+
+def aligned_on_scan(
+    shape: np.ndarray, result: ARMSE, scan: RawScan
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A predicted shape (P, 3) mm, model frame, as the protocol placed it on its scan:
+    the shape aligned by ``result``'s similarity (P, 3) mm, the distance (P,) mm of
+    each of its vertices to the scored part of the scan (every vertex, not only the
+    protocol's sample), and that part's triangles (F', 3)."""
+    aligned = result.transform.apply(np.asarray(shape, dtype=np.float64))
+    crop = scan_crop_faces(scan.vertices, scan.faces, scan.landmarks)
+    return aligned, point_to_mesh_distances(aligned, scan.vertices, crop), crop

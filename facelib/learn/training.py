@@ -82,13 +82,20 @@ from facelib.learn.checkpoints import (
     save_model,
     save_tensors,
 )
-from facelib.learn.losses import network_loss
+from facelib.learn.losses import Objective, network_loss
 from facelib.learn.nets import MERGES, NETWORKS, AnyView, MultiView, SingleView
 from facelib.learn.precision import uses_bf16
 from facelib.learn.validation import Metrics, validate
 from facelib.storage import file_sha256, write_json
 
-__all__ = ["TrainConfig", "TrainState", "TrainResult", "train", "training_step"]
+__all__ = [
+    "TrainConfig",
+    "TrainState",
+    "TrainResult",
+    "train",
+    "training_step",
+    "validation_subjects",
+]
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,14 @@ class TrainConfig:
             (:func:`facelib.learn.precision.uses_bf16`).
         ema_decay: > 0: validate and keep an exponential moving average of the weights
             with this decay per step; 0: the weights themselves.
+        loss: what a network with cameras trains on, one of
+            :data:`facelib.learn.losses.LOSSES` (``"reprojection"``: the paper's Eq.
+            2; the others are the loss ablation's, :class:`Objective`); the
+            validation loss (early stopping, the kept epoch) is the same loss.
+        beta, gamma: ``loss="multi_term"`` only: the weights of the quaternion and of
+            the translation error (γ per mm²).
+        val_subjects: validate on the first this many validation subjects; 0: all
+            of them.
     """
 
     network: str = "sv"
@@ -141,6 +156,10 @@ class TrainConfig:
     pose_warmup_epochs: int = 0
     precision: str = "auto"
     ema_decay: float = 0.0
+    loss: str = "reprojection"
+    beta: float = 1.0
+    gamma: float = 1.0
+    val_subjects: int = 0
 
     def __post_init__(self):
         def refuse(name: str, allowed: str) -> None:
@@ -171,6 +190,8 @@ class TrainConfig:
                 refuse(name, "positive (an integer >= 1)")
         if not integer(self.seed) or self.seed < 0:
             refuse("seed", "an integer >= 0")
+        if not integer(self.val_subjects) or self.val_subjects < 0:
+            refuse("val_subjects", "an integer >= 0 (0: every validation subject)")
         if not number(self.width) or not 0.0 < self.width <= 1.0:
             refuse("width", "a number in (0, 1] (1.0: the paper's VGG-16)")
         if not number(self.lr) or self.lr <= 0:
@@ -205,6 +226,20 @@ class TrainConfig:
             raise ValueError(
                 f"ema_decay must be in [0, 1) (0: no averaging), got {self.ema_decay}"
             )
+        try:
+            self.objective
+        except ValueError as err:
+            raise ValueError(f"TrainConfig: {err}") from None
+        if self.network == "mv_shape" and self.loss != "reprojection":
+            raise ValueError(
+                "MV Shape-Concat has no cameras and trains on the shape error only: "
+                f"leave loss='reprojection', got {self.loss!r}"
+            )
+
+    @property
+    def objective(self) -> Objective:
+        """The loss as an :class:`~facelib.learn.losses.Objective`."""
+        return Objective(self.loss, self.beta, self.gamma)
 
     def as_json(self) -> dict:
         """The configuration as it reads back from a checkpoint's JSON (tuples become
@@ -304,6 +339,8 @@ def training_step(
     bf16: bool = False,
     where: str = "",
     loss_weight: float = 1.0,
+    objective: Objective = Objective(),
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """One optimiser step of ``network`` (one of :data:`NETWORKS`) on ``batch``
     (:class:`Batch`: images uint8 (B, N, 3, S, S), K (B, N, 3, 3) px, q (B, N, 4), t (B,
@@ -312,8 +349,10 @@ def training_step(
     step in the FloatingPointError raised when the network's predictions or the loss
     are not finite (a diverging run: the error names the learning rate to lower).
     ``loss_weight``: the gradient is that of the loss times this weight (a rank's
-    share of a distributed batch, :func:`facelib.learn.distributed.share`). Returns
-    the loss (detached, unweighted; px², or mm² for ``"mv_shape"``)."""
+    share of a distributed batch, :func:`facelib.learn.distributed.share`).
+    ``objective``: the loss (:class:`Objective`; the paper's Eq. 2 by default);
+    ``generator`` draws the virtual cameras of ``"virtual_views"``. Returns the loss
+    (detached, unweighted; px², or mm² for ``"mv_shape"``)."""
     images, K, q, t, shapes = batch
     with torch.autocast(
         device_type=images.device.type, dtype=torch.bfloat16, enabled=bf16
@@ -328,7 +367,22 @@ def training_step(
             _diverged(opt, where, f"the network's predictions of {bad} are not finite")
         )
     shape_pred = morphable_model.shape(pred.alpha)
-    loss = network_loss(network, pred, shape_pred, K=K, q=q, t=t, shapes=shapes)
+    loss = network_loss(
+        network,
+        pred,
+        shape_pred,
+        K=K,
+        q=q,
+        t=t,
+        shapes=shapes,
+        objective=objective,
+        alpha_true=(
+            morphable_model.coefficients(shapes)
+            if objective.kind == "multi_term"
+            else None
+        ),
+        generator=generator,
+    )
     if not torch.isfinite(loss):
         raise FloatingPointError(_diverged(opt, where, f"the loss is {loss.item()}"))
     opt.zero_grad(set_to_none=True)
@@ -635,20 +689,28 @@ def _resume(
     return state, best if isinstance(best, str) else None
 
 
+def validation_subjects(data: Dataset, config: TrainConfig) -> np.ndarray:
+    """The subject ids (n,) a run validates on: the validation split, or its first
+    ``config.val_subjects`` subjects if that is > 0."""
+    subjects = data.subjects("val")
+    return subjects[: config.val_subjects or len(subjects)]
+
+
 def _validate(
     model: torch.nn.Module, data: Dataset, config: TrainConfig, device: torch.device
 ) -> Metrics:
-    """Validation metrics of ``model`` on the validation split (``config``'s N), on
-    ``device``, the network at the training's precision (bf16 autocast where it
+    """Validation metrics of ``model`` on :func:`validation_subjects` (``config``'s
+    N), on ``device``, the network at the training's precision (bf16 autocast where it
     trains under it: twice as fast on a CPU with bf16 units)."""
     return validate(
         model,
         data,
-        data.subjects("val"),
+        validation_subjects(data, config),
         network=config.network,
         n_views=config.n_views,
         device=str(device),
         bf16=uses_bf16(config.precision, device),
+        objective=config.objective,
     )
 
 
@@ -784,6 +846,8 @@ def train(
                 bf16=use_bf16,
                 where=f"epoch {epoch}, step {step}",
                 loss_weight=weight,
+                objective=config.objective,
+                generator=g,
             )
             if ranks > 1:  # the global batch's loss
                 loss = distributed.mean_over_ranks(loss * weight)

@@ -20,8 +20,13 @@ import torch
 
 from facelib.data.dataset import Dataset
 from facelib.geometry.procrustes import similarity_transform
-from facelib.learn.batches import SceneSampler
-from facelib.learn.losses import network_loss, pixel_loss, scene_projections
+from facelib.learn.batches import SceneSampler, seeded_generator
+from facelib.learn.losses import (
+    Objective,
+    network_loss,
+    pixel_loss,
+    scene_projections,
+)
 from facelib.learn.nets import NETWORKS, Prediction
 
 __all__ = [
@@ -129,6 +134,7 @@ def validate(
     device: str = "cpu",
     batch_size: int = 64,
     bf16: bool = False,
+    objective: Objective = Objective(),
 ) -> Metrics:
     """The :class:`Metrics` of ``model`` on ``subjects`` (see the module doc).
 
@@ -144,6 +150,10 @@ def validate(
         batch_size: scenes per forward pass.
         bf16: run the network under bf16 autocast (as training does with
             ``precision="bf16"``; the metrics are computed in float32 either way).
+        objective: the loss of :attr:`Metrics.loss` (a network with cameras; the
+            paper's Eq. 2 by default). The virtual cameras of ``"virtual_views"``
+            come from a generator seeded by the batch's position: the same for every
+            call.
     """
     if network not in NETWORKS:
         raise ValueError(f"network must be one of {NETWORKS}, got {network!r}")
@@ -164,6 +174,7 @@ def validate(
         "loss": 0.0,
     }
     n_scenes = n_photos = 0
+    eq2 = objective.kind == "reprojection"  # from the projections made for the metrics
     for start in range(0, len(scenes), batch_size):
         ids = np.arange(start, min(start + batch_size, len(scenes)))
         images, K, q, t, shapes = scenes.validation_batch(ids, device=dev)
@@ -181,10 +192,25 @@ def validate(
             uv_pred, uv_true = scene_projections(
                 shape_pred, pred.q, pred.t, shapes, q, t, K
             )
-        if network != "mv_shape" and pred.q is not None:
+        if network != "mv_shape" and pred.q is not None and eq2:
             loss = pixel_loss(uv_pred, uv_true)
         else:
-            loss = network_loss(network, pred, shape_pred, K=K, q=q, t=t, shapes=shapes)
+            loss = network_loss(
+                network,
+                pred,
+                shape_pred,
+                K=K,
+                q=q,
+                t=t,
+                shapes=shapes,
+                objective=objective,
+                alpha_true=(
+                    morphable_model.coefficients(shapes)
+                    if objective.kind == "multi_term"
+                    else None
+                ),
+                generator=seeded_generator(0, start),
+            )
         sums["loss"] += float(loss) * len(ids)
         sums["shape_mm"] += float(vertex_rms(shape_pred, shapes).sum())
         for p_np, s_np in zip(

@@ -309,5 +309,42 @@ def test_frame_count_curve_untrained_mv_any_is_sv_mean(tiny_evaluation):
     for name, by_count in curve.summary().items():
         for n, (mean, low, high) in by_count.items():
             assert low <= mean <= high, (name, n)
+    # the shapes and the protocol's results stay with the scores, video by video
+    assert curve.videos == [(int(ev.subjects[0]), m) for m in CAPTURE_MOTIONS]
+    for i in range(2):
+        for n in counts:
+            r = curve.results[i][("MV Any", n)]
+            assert r.armse_mm == curve.scores["MV Any"][n][i]
+            assert curve.shapes[i][("MV Any", n)].shape == (data.template.n_points, 3)
     with pytest.raises(ValueError, match="counts of frames >= 1"):
         frame_count_curve(data, ev, networks, [0, 3], n_subjects=1)
+
+
+def test_aligned_on_scan_is_the_protocols_placement_and_trimesh_distances(
+    tiny_evaluation,
+):
+    """The shape moved by the result's similarity; every vertex's distance to the
+    scored crop of the scan, as trimesh measures it directly."""
+    import trimesh
+
+    from facelib.evaluation.captures import aligned_on_scan
+    from facelib.evaluation.metrics import scan_crop_faces
+
+    data, _, _, ev, _ = tiny_evaluation
+    key = ev.keys[0]
+    row = next(iter(ev.results[key]))
+    shape, result = ev.shapes[key][row], ev.results[key][row]
+    scan = ev.scans[key[0]]
+    aligned, distance, crop = aligned_on_scan(shape, result, scan)
+    T = result.transform
+    np.testing.assert_allclose(aligned, T.apply(shape))
+    np.testing.assert_array_equal(
+        crop, scan_crop_faces(scan.vertices, scan.faces, scan.landmarks)
+    )
+    mesh = trimesh.Trimesh(scan.vertices, crop, process=False)
+    _, expected, _ = trimesh.proximity.closest_point(mesh, aligned)
+    np.testing.assert_allclose(distance, expected, atol=1e-9)
+    # the protocol's own sample of the distances is part of these
+    np.testing.assert_allclose(
+        distance[result.pred_vertex_ids], result.pred_distances, atol=1e-6
+    )

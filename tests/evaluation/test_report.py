@@ -208,3 +208,29 @@ def test_beyond_table1_table_is_marked_as_ours_and_compares_with_the_mean():
     assert armse_cell == "3.00 ± 1.00" and change == "-25 %"
     low, high = (float(x) for x in interval.split("-"))
     assert 2.0 <= low <= 3.0 <= high <= 4.0
+
+
+def test_ablation_table_lists_every_network_and_counts_the_winners(made_up_ablation):
+    from facelib.evaluation.report import ablation_table
+
+    baseline = Metrics(math.nan, 3.6, 3.3, math.nan, math.nan, 0.0)
+    table = ablation_table(made_up_ablation, baseline)
+    assert len(table.rows) == 1 + 7
+    assert table.column("aligned shape (mm)")[:4] == (
+        "3.300",
+        "3.000",
+        "3.100",
+        "2.800",
+    )
+    # relative to Eq. 2's 3.0 mm and 2.0 px, to a tenth of a per cent
+    assert table.column("shape vs Eq. 2")[0] == "+10.0 %"
+    assert table.column("shape vs Eq. 2")[4] == "-3.3 %"  # 2.9 mm
+    assert table.column("reprojection vs Eq. 2")[4] == "+25.0 %"  # 2.5 px
+    assert table.column("β")[4:] == ("1", "1", "10", "10")
+    assert table.column("γ (per mm²)")[4:] == ("0.01", "0.1", "0.01", "0.1")
+    assert table.notes == (
+        "aligned shape: 2 of 4 grid cells beat Eq. 2; a change of seed alone moves "
+        "Eq. 2 by 0.100 mm.",
+        "reprojection: 1 of 4 grid cells beat Eq. 2; a change of seed alone moves "
+        "Eq. 2 by 0.20 px.",
+    )

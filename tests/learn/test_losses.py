@@ -1,11 +1,29 @@
-"""facelib.learn.losses: Eq. 2 of the paper, the shape loss, and which network trains on
-which."""
+"""facelib.learn.losses: Eq. 2 of the paper, the shape loss, which network trains on
+which, and the loss ablation's losses (the multi-term loss against a hand-written one,
+the quaternion error against scipy's rotation angle, the virtual views against a slow
+loop over cameras built with scipy)."""
 
+import math
+
+import numpy as np
 import pytest
 import torch
+from scipy.spatial.transform import Rotation
 
 from facelib.geometry.camera import intrinsics_from_fov, yaw_pitch_roll_to_quaternion
-from facelib.learn.losses import network_loss, reprojection_loss, shape_loss
+from facelib.learn.batches import seeded_generator
+from facelib.learn.losses import (
+    VIRTUAL_PITCH_DEG,
+    VIRTUAL_YAW_DEG,
+    Objective,
+    multi_term_loss,
+    network_loss,
+    quaternion_error,
+    reprojection_loss,
+    shape_loss,
+    virtual_cameras,
+    virtual_view_loss,
+)
 from facelib.learn.nets import Prediction
 
 
@@ -246,3 +264,174 @@ def test_a_guessed_camera_behind_the_face_costs_pixels_not_the_run():
             t_true=torch.tensor([[[0.0, 0.0, 20.0]]]),
             K=K,
         )
+
+
+def random_quaternions(n, seed):
+    xyzw = Rotation.random(n, random_state=seed).as_quat()  # scalar last
+    return torch.from_numpy(np.roll(xyzw, 1, axis=-1))  # real part first
+
+
+def test_quaternion_error_is_the_rotation_angle_for_small_angles_and_sign_free():
+    a, b = random_quaternions(50, 0), random_quaternions(50, 1)
+    err = quaternion_error(a, b).numpy()
+    # 2 - 2 |<a, b>| = 2 - 2 cos(θ / 2), θ the angle of b⁻¹a
+    angle = (
+        Rotation.from_quat(np.roll(b.numpy(), -1, -1)).inv()
+        * Rotation.from_quat(np.roll(a.numpy(), -1, -1))
+    ).magnitude()
+    np.testing.assert_allclose(err, 2 - 2 * np.cos(angle / 2), atol=1e-12)
+    np.testing.assert_allclose(quaternion_error(-a, b).numpy(), err, atol=1e-12)
+    theta = 0.01  # radians
+    small = torch.tensor(
+        [[math.cos(theta / 2), math.sin(theta / 2), 0.0, 0.0]]
+    ).double()
+    ident = torch.tensor([[1.0, 0.0, 0.0, 0.0]]).double()
+    assert quaternion_error(small, ident).item() == pytest.approx(theta**2 / 4, 1e-4)
+
+
+def test_multi_term_loss_matches_a_hand_written_sum():
+    g = torch.Generator().manual_seed(0)
+    a_pred, a_true = torch.randn(3, 7, generator=g), torch.randn(3, 7, generator=g)
+    q_pred = random_quaternions(6, 2).float().reshape(3, 2, 4)
+    q_true = random_quaternions(6, 3).float().reshape(3, 2, 4)
+    t_pred, t_true = torch.randn(3, 2, 3, generator=g) * 20, torch.zeros(3, 2, 3)
+    beta, gamma = 10.0, 1e-3
+    loss = multi_term_loss(
+        alpha_pred=a_pred,
+        alpha_true=a_true,
+        q_pred=q_pred,
+        q_true=q_true,
+        t_pred=t_pred,
+        t_true=t_true,
+        beta=beta,
+        gamma=gamma,
+    ).item()
+    expected = 0.0
+    for b in range(3):
+        expected += sum((a_pred[b] - a_true[b]).tolist()[k] ** 2 for k in range(7)) / 7
+        for v in range(2):
+            dot = abs(float(q_pred[b, v] @ q_true[b, v]))
+            expected += beta * (2 - 2 * dot) / 2
+            expected += gamma * float((t_pred[b, v] ** 2).sum()) / 6
+    assert loss == pytest.approx(expected / 3, rel=1e-5)
+    with pytest.raises(ValueError, match="coefficients of one shape"):
+        multi_term_loss(
+            alpha_pred=a_pred[:, :3],
+            alpha_true=a_true,
+            q_pred=q_pred,
+            q_true=q_true,
+            t_pred=t_pred,
+            t_true=t_true,
+            beta=1.0,
+            gamma=1.0,
+        )
+
+
+def small_scene(B=2, V=2, P=40, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    shape = torch.randn(B, P, 3, generator=g, dtype=torch.float64) * 40
+    angles = torch.zeros(B, V, 3, dtype=torch.float64)
+    angles[..., 0] = torch.linspace(-30, 30, V, dtype=torch.float64)
+    q = yaw_pitch_roll_to_quaternion(angles)
+    t = torch.tensor([3.0, -2.0, 600.0], dtype=torch.float64).expand(B, V, 3).clone()
+    K = intrinsics_from_fov(30.0, 64, 64, dtype=torch.float64).expand(B, V, 3, 3)
+    return shape, q, t, K.clone()
+
+
+def test_virtual_cameras_look_at_the_origin_from_the_true_distance():
+    _, _, t, _ = small_scene(B=3)
+    q_v, t_v = virtual_cameras(t, 200, seeded_generator(0, 1))
+    assert q_v.shape == (3, 200, 4) and t_v.shape == (3, 200, 3)
+    np.testing.assert_allclose(t_v[..., :2].numpy(), 0.0)
+    np.testing.assert_allclose(t_v[..., 2].numpy(), float(t[0, 0].norm()), rtol=1e-12)
+    # scipy's intrinsic-order reading of R = Rz(roll) Rx(pitch) Ry(yaw)
+    R = Rotation.from_quat(np.roll(q_v.reshape(-1, 4).numpy(), -1, -1))
+    roll, pitch, yaw = R.as_euler("ZXY", degrees=True).T
+    assert np.abs(yaw).max() <= VIRTUAL_YAW_DEG + 1e-9
+    assert np.abs(pitch).max() <= VIRTUAL_PITCH_DEG + 1e-9
+    assert np.abs(yaw).max() > 0.8 * VIRTUAL_YAW_DEG  # spread over the range
+    np.testing.assert_allclose(roll, 0.0, atol=1e-9)
+    again, _ = virtual_cameras(t, 200, seeded_generator(0, 1))
+    assert torch.equal(again, q_v)  # the generator decides
+
+
+def test_virtual_view_loss_is_a_slow_loop_over_virtual_cameras():
+    shape, q, t, K = small_scene()
+    pred = shape + torch.randn(shape.shape, generator=torch.Generator().manual_seed(5))
+    loss = virtual_view_loss(
+        shape_pred=pred, shape_true=shape, K=K, t_true=t, generator=seeded_generator(3)
+    ).item()
+    q_v, t_v = virtual_cameras(t, 2, seeded_generator(3))  # 1 per view, V = 2
+    expected = 0.0
+    for b in range(2):
+        for c in range(2):
+            R = Rotation.from_quat(np.roll(q_v[b, c].numpy(), -1)).as_matrix()
+            errs = []
+            for p in range(shape.shape[1]):
+                uv = []
+                for s in (pred, shape):
+                    x = K[b, 0].numpy() @ (R @ s[b, p].numpy() + t_v[b, c].numpy())
+                    uv.append(x[:2] / x[2])
+                errs.append(((uv[0] - uv[1]) ** 2).sum())
+            expected += np.mean(errs) / 2  # mean over the two cameras
+    assert loss == pytest.approx(2 * expected / 2, rel=1e-9)  # V x mean, batch mean
+    same = virtual_view_loss(
+        shape_pred=shape, shape_true=shape, K=K, t_true=t, generator=seeded_generator(3)
+    )
+    assert same.item() == 0.0
+
+
+def test_network_loss_picks_the_objective():
+    shape, q, t, K = small_scene()
+    alpha = torch.zeros(2, 5, dtype=torch.float64)
+    pred = Prediction(alpha=alpha, q=q, t=t + 1.0)
+    kw = dict(K=K, q=q, t=t, shapes=shape)
+    eq2 = reprojection_loss(
+        shape_pred=shape,
+        q_pred=q,
+        t_pred=t + 1.0,
+        shape_true=shape,
+        q_true=q,
+        t_true=t,
+        K=K,
+    )
+    assert network_loss("sv", pred, shape, **kw).item() == eq2.item()
+    # the shapes agree, so the virtual views add nothing
+    virtual = network_loss(
+        "sv",
+        pred,
+        shape,
+        **kw,
+        objective=Objective("virtual_views"),
+        generator=seeded_generator(0),
+    )
+    assert virtual.item() == pytest.approx(eq2.item(), rel=1e-12)
+    multi = network_loss(
+        "mv",
+        pred,
+        shape,
+        **kw,
+        objective=Objective("multi_term", 2.0, 0.5),
+        alpha_true=alpha + 1.0,
+    )
+    assert multi.item() == pytest.approx(1.0 + 0.5 * 1.0, rel=1e-9)
+    with pytest.raises(ValueError, match="true coefficients"):
+        network_loss("sv", pred, shape, **kw, objective=Objective("multi_term"))
+    with pytest.raises(ValueError, match="generator"):
+        network_loss("sv", pred, shape, **kw, objective=Objective("virtual_views"))
+    with pytest.raises(ValueError, match="no cameras"):
+        network_loss("mv_shape", pred, shape, **kw, objective=Objective("multi_term"))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(kind="l1"), "one of"),
+        (dict(kind="multi_term", beta=0.0), "beta must be"),
+        (dict(kind="multi_term", gamma=math.inf), "gamma must be"),
+        (dict(kind="multi_term", beta=True), "beta must be"),
+    ],
+)
+def test_objectives_are_checked(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Objective(**kwargs)

@@ -225,6 +225,41 @@ def test_configurations_are_checked():
         TrainConfig(network="mv", n_views=0)
     config = TrainConfig(network="mv", n_views=4, encoder_weights=None)
     assert config.as_json()["n_views"] == 4 and "kind" not in config.as_json()
+    with pytest.raises(ValueError, match="the loss must be one of"):
+        TrainConfig(loss="l2")
+    with pytest.raises(ValueError, match="gamma must be a finite number > 0"):
+        TrainConfig(loss="multi_term", gamma=-1.0)
+    with pytest.raises(ValueError, match="MV Shape-Concat has no cameras"):
+        TrainConfig(network="mv_shape", loss="virtual_views")
+    with pytest.raises(ValueError, match="val_subjects must be an integer >= 0"):
+        TrainConfig(val_subjects=-1)
+    assert TrainConfig(loss="multi_term", beta=2.0).objective.label == "β=2, γ=1"
+
+
+@pytest.mark.parametrize("loss", ["multi_term", "virtual_views"])
+def test_the_ablation_losses_train_reproducibly_and_validate_on_their_loss(
+    data, tmp_path, loss
+):
+    """The same seed gives the same weights (the virtual cameras come from the
+    step's generator); the validation loss is the run's own loss, on the first
+    val_subjects subjects."""
+    config = TrainConfig(
+        network="sv", loss=loss, beta=10.0, gamma=1e-3, val_subjects=1, **FAST
+    )
+    a = train(config, data, tmp_path / "a", progress=False)
+    train(config, data, tmp_path / "b", progress=False)
+    wa, wb = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    from facelib.learn.validation import validate
+
+    subjects = data.subjects("val")[:1]
+    eq2 = validate(a.model, data, subjects, network="sv")
+    own = validate(a.model, data, subjects, network="sv", objective=config.objective)
+    assert own == a.metrics and own.shape_mm == eq2.shape_mm
+    if loss == "virtual_views":  # Eq. 2 plus a positive term
+        assert own.loss > eq2.loss
+    else:  # another unit altogether
+        assert own.loss != eq2.loss
 
 
 def test_train_state_round_trips_through_json():
