@@ -26,6 +26,11 @@ Because the ICP fits a scale, a prediction that is the scan offset along its nor
 point-to-surface distances before the alignment are exactly δ. Distances use trimesh's
 exact point-to-triangle query.
 
+Scoring several predictions against one scan (Table 1's rows, the frame-count curve)
+prepares the scan once (:func:`scan_target`: its crop, nearest-vertex tree and
+triangle tree) and scores each prediction against it (:func:`armse_against`): the same
+numbers as :func:`armse`, without rebuilding the scan's trees for every prediction.
+
 Mesh files are read as written: landmark vertex ids count the file's vertices, so an
 OBJ or ASCII PLY is read by this module (every vertex kept, in file order, used by a
 face or not; polygons split into fans of triangles) and a file cut short is an error
@@ -47,7 +52,10 @@ from facelib.geometry.procrustes import Similarity, similarity_transform
 
 __all__ = [
     "ARMSE",
+    "ScanTarget",
+    "scan_target",
     "armse",
+    "armse_against",
     "point_to_mesh_distances",
     "save_obj",
     "load_mesh_with_landmarks",
@@ -170,7 +178,12 @@ def point_to_mesh_distances(
 ) -> np.ndarray:
     """Exact distance (P,) from each point (P, 3) to the nearest point on the triangles
     of a mesh."""
-    mesh = trimesh.Trimesh(vertices, faces, process=False)
+    return _distances_to(trimesh.Trimesh(vertices, faces, process=False), points)
+
+
+def _distances_to(mesh: trimesh.Trimesh, points: np.ndarray) -> np.ndarray:
+    """:func:`point_to_mesh_distances` to a mesh already built (its triangle tree is
+    cached on it by trimesh)."""
     _, distance, _ = trimesh.proximity.closest_point(
         mesh, np.asarray(points, dtype=np.float64)
     )
@@ -198,6 +211,61 @@ def scan_crop_faces(
     nose = landmarks[30] if len(landmarks) == 68 else landmarks[NOSE_TIP_51]
     near = np.linalg.norm(np.asarray(vertices) - nose, axis=1) <= radius_mm
     return np.asarray(faces)[near[np.asarray(faces)].all(axis=1)]
+
+
+@dataclass(frozen=True)
+class ScanTarget:
+    """A scan prepared for scoring (:func:`scan_target`).
+
+    Attributes:
+        vertices: the scored vertices (W, 3) mm (the crop's, with ``crop_scan``).
+        faces: their triangles (G, 3).
+        landmarks: the scan's landmarks (51, 3), NaN rows unknown.
+        tree: a KD-tree of ``vertices`` (ICP's nearest-vertex matches).
+        mesh: the triangles as a trimesh mesh (its triangle tree is built by the
+            first distance query and kept for the next).
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    landmarks: np.ndarray
+    tree: cKDTree
+    mesh: trimesh.Trimesh
+
+
+def scan_target(
+    scan_vertices,
+    scan_faces,
+    scan_landmarks,
+    *,
+    crop_radius_mm: float = CROP_RADIUS_MM,
+    crop_scan: bool = True,
+) -> ScanTarget:
+    """A scan (vertices (W, 3) mm, faces (G, 3), landmarks (51, 3) or (68, 3), NaN rows
+    unknown) checked and prepared once for :func:`armse_against`: cropped to
+    ``crop_radius_mm`` round its nose-tip landmark if ``crop_scan`` (see the module
+    doc). Raises ``ValueError`` as :func:`armse` does for the scan's part."""
+    if not (np.isfinite(crop_radius_mm) and crop_radius_mm > 0):
+        raise ValueError(
+            f"expected crop_radius_mm > 0 (finite, mm), got {crop_radius_mm!r}; the "
+            f"protocol's is {CROP_RADIUS_MM}"
+        )
+    sv, sf = _check_mesh(scan_vertices, scan_faces, "the scan")
+    slm = _check_landmarks(scan_landmarks, "the scan's")
+    if crop_scan:
+        sv, sf, _ = _crop(sv, sf, slm[NOSE_TIP_51], crop_radius_mm)
+        if len(sf) == 0:
+            raise ValueError(
+                f"no triangle of the scan lies within {crop_radius_mm} mm of its "
+                "nose-tip landmark"
+            )
+    return ScanTarget(
+        vertices=sv,
+        faces=sf,
+        landmarks=slm,
+        tree=cKDTree(sv),
+        mesh=trimesh.Trimesh(sv, sf, process=False),
+    )
 
 
 def armse(
@@ -239,17 +307,49 @@ def armse(
         "icp_iterations",
         "1 keeps the landmark alignment only, the protocol's is 20",
     )
+    target = scan_target(
+        scan_vertices,
+        scan_faces,
+        scan_landmarks,
+        crop_radius_mm=crop_radius_mm,
+        crop_scan=crop_scan,
+    )
+    return armse_against(
+        pred_vertices,
+        pred_faces,
+        pred_landmarks,
+        target,
+        crop_radius_mm=crop_radius_mm,
+        icp_iterations=icp_iterations,
+        every=every,
+    )
+
+
+def armse_against(
+    pred_vertices,
+    pred_faces,
+    pred_landmarks,
+    target: ScanTarget,
+    *,
+    crop_radius_mm: float = CROP_RADIUS_MM,
+    icp_iterations: int = 20,
+    every: int = 4,
+) -> ARMSE:
+    """:func:`armse` of a prediction against a scan prepared by :func:`scan_target`
+    (with the same ``crop_radius_mm``)."""
+    _check_count(every, "every", "1 samples every vertex, the protocol's is 4")
+    _check_count(
+        icp_iterations,
+        "icp_iterations",
+        "1 keeps the landmark alignment only, the protocol's is 20",
+    )
     if not (np.isfinite(crop_radius_mm) and crop_radius_mm > 0):
         raise ValueError(
             f"expected crop_radius_mm > 0 (finite, mm), got {crop_radius_mm!r}; the "
             f"protocol's is {CROP_RADIUS_MM}"
         )
     pv, pf = _check_mesh(pred_vertices, pred_faces, "the prediction")
-    sv, sf = _check_mesh(scan_vertices, scan_faces, "the scan")
-    plm, slm = (
-        _check_landmarks(pred_landmarks, "the prediction's"),
-        _check_landmarks(scan_landmarks, "the scan's"),
-    )
+    plm, slm = _check_landmarks(pred_landmarks, "the prediction's"), target.landmarks
     known = np.isfinite(plm).all(axis=1) & np.isfinite(slm).all(axis=1)
     if known.sum() < 4:
         raise ValueError(
@@ -260,32 +360,25 @@ def armse(
     T = similarity_transform(plm[known], slm[known])
     pv_aligned = T.apply(pv)
     nose = T.apply(plm[NOSE_TIP_51])
-    # 2. crop the prediction around its own nose tip (and the scan around its nose-tip
-    # landmark)
+    # 2. crop the prediction around its own nose tip (the scan was cropped around its
+    # nose-tip landmark by scan_target)
     crop_v, crop_f, crop_ids = _crop(pv_aligned, pf, nose, crop_radius_mm)
     if len(crop_f) == 0:
         raise ValueError(
             f"no triangle of the prediction lies within {crop_radius_mm} mm of its "
             "nose tip"
         )
-    if crop_scan:
-        sv, sf, _ = _crop(sv, sf, slm[NOSE_TIP_51], crop_radius_mm)
-        if len(sf) == 0:
-            raise ValueError(
-                f"no triangle of the scan lies within {crop_radius_mm} mm of its "
-                "nose-tip landmark"
-            )
+    sv = target.vertices
     # 3. ICP with scale on nearest-vertex matches
-    tree = cKDTree(sv)
     current = crop_v
     for _ in range(icp_iterations - 1):
-        _, nearest = tree.query(current)
+        _, nearest = target.tree.query(current)
         step = similarity_transform(current, sv[nearest])
         current = step.apply(current)
         T = step.compose(T)
     # 4-5. distances both ways on every 4th vertex, RMSE each way
     sample = np.arange(0, len(current), every)
-    d_pred = point_to_mesh_distances(current[sample], sv, sf)
+    d_pred = _distances_to(target.mesh, current[sample])
     d_scan = point_to_mesh_distances(sv[::every], current, crop_f)
     rmse_p, rmse_s = (
         float(np.sqrt((d_pred**2).mean())),

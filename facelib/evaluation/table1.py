@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from facelib.data.scan import RawScan
-from facelib.evaluation.metrics import ARMSE, armse
+from facelib.evaluation.metrics import ARMSE, armse_against, scan_target
 from facelib.geometry.camera import quaternion_to_yaw_pitch_roll
 from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.views import PAPER_TARGET_YAWS, ranked_views
@@ -131,11 +131,11 @@ def score_rows(
     scan: RawScan,
 ) -> dict[str, ARMSE]:
     """ARMSE of every predicted shape (template topology, landmarks at ``landmark_ids``
-    (68,)) against the scan."""
+    (68,)) against the scan (prepared once, :func:`~facelib.evaluation.metrics.
+    scan_target`)."""
+    target = scan_target(scan.vertices, scan.faces, scan.landmarks)
     return {
-        name: armse(
-            v, faces, v[landmark_ids], scan.vertices, scan.faces, scan.landmarks
-        )
+        name: armse_against(v, faces, v[landmark_ids], target)
         for name, v in shapes.items()
     }
 

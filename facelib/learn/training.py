@@ -903,7 +903,8 @@ def train(
                 f"{_RESTART}"
             )
         model.load_state_dict(load_tensors(best_weights))
-        metrics = _validate(model, data, config, device)
+        # these weights were validated when they were kept: their epoch's metrics
+        metrics = _best_epoch_metrics(state)
         rate = state.images / max(state.train_seconds, 1e-9)
         save_model(
             run_dir,
@@ -933,6 +934,18 @@ def train(
         history=state.history,
         metrics=metrics,
         images_per_second=rate,
+    )
+
+
+def _best_epoch_metrics(state: TrainState) -> Metrics:
+    """The validation metrics of the epoch whose weights were kept as the best (the
+    first epoch that reached ``state.best_loss``)."""
+    for entry in state.history:
+        if entry["loss"] == state.best_loss:
+            return Metrics(**{k: entry[k] for k in Metrics.__dataclass_fields__})
+    raise ValueError(
+        f"no epoch of the history reached the best validation loss {state.best_loss}: "
+        f"the training state was edited; {_RESTART}"
     )
 
 

@@ -340,14 +340,29 @@ def _tube_vertices(path: np.ndarray, radius: float, closed: bool) -> np.ndarray:
     return (path[:, None] + radius * ring).reshape(-1, 3)
 
 
+def _head_sides(identity: Identity) -> dict[float, np.ndarray]:
+    """The points (3,) mm of the head's sides at eye level where the ears sit, by side
+    (-1: right, +1: left)."""
+    return {
+        sign: surface_points(identity, np.array([[sign * S_MAX_MM, -5.0]]))[0]
+        for sign in (-1.0, 1.0)
+    }
+
+
 def _glasses_path(
-    identity: Identity, style: HeadStyle, template: FaceTemplate, face=None
+    identity: Identity,
+    style: HeadStyle,
+    template: FaceTemplate,
+    face=None,
+    sides: dict[float, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The frame's centre-line points (:func:`_glasses_points`, 3) mm: rims 50 x 34
     mm round each eye, 12 mm in front of it, the bridge between them and the temples
-    to the tops of the ears."""
+    to the tops of the ears (``face``: the face's vertices, ``sides``:
+    :func:`_head_sides`, computed when not given)."""
     if face is None:
         face = surface_points(identity, template.canonical)
+    sides = sides or _head_sides(identity)
     opening = _eye_opening(template)
     s = template.canonical[:, 0]
     points = []
@@ -366,8 +381,7 @@ def _glasses_path(
     mid = (inner_r + inner_l) / 2 + np.array([0.0, -2.0, -2.0])
     points.append(np.stack([inner_r, mid, inner_l]))
     for name, sign in (("right", -1.0), ("left", 1.0)):
-        side = surface_points(identity, np.array([[sign * S_MAX_MM, -5.0]]))[0]
-        ear_top = side + np.array([sign * 9.0, -26.0, 14.0])
+        ear_top = sides[sign] + np.array([sign * 9.0, -26.0, 14.0])
         outer = centres[name] + np.array([sign * 25.0, -4.0, 0.0])
         hinge = outer + np.array([sign * 6.0, 0.0, 8.0])
         points.append(np.stack([outer, hinge, (hinge + ear_top) / 2, ear_top]))
@@ -587,8 +601,9 @@ def head_vertices(
         [0.0, 240.0 * identity.face_height, 35.0]
     )
     ear, _ = _sphere(6, 10)
+    sides = _head_sides(identity)
     for name, sign in (("ear_right", -1.0), ("ear_left", 1.0)):
-        side = surface_points(identity, np.array([[sign * S_MAX_MM, -5.0]]))[0]
+        side = sides[sign]
         tilt = np.deg2rad(15.0)
         rot = np.array(
             [
@@ -621,7 +636,7 @@ def head_vertices(
         # back round it, cover the rest
         centre = opening.mean(0) + np.array([0.0, 0.0, _EYE_RADIUS + 3.5])
         out[mesh.parts[name]] = (eye @ gaze.T) * _EYE_RADIUS + centre
-    path = _glasses_path(identity, style, template, face)
+    path = _glasses_path(identity, style, template, face, sides)
     radius = style.glasses if style.glasses > 0 else 0.5
     frame = np.concatenate(
         [

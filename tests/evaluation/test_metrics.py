@@ -8,9 +8,11 @@ from scipy.spatial.transform import Rotation
 
 from facelib.evaluation.metrics import (
     armse,
+    armse_against,
     armse_from_files,
     point_to_mesh_distances,
     save_obj,
+    scan_target,
 )
 from facelib.world.identity import face_shape, sample_identities
 from facelib.world.template import build_template
@@ -149,3 +151,27 @@ def test_files_in_one_call(face, tmp_path):
             tmp_path / "scan.obj",
             tmp_path / "scan.txt",
         )
+
+
+def test_a_prepared_scan_scores_many_predictions_exactly_as_armse(face):
+    """One scan_target for several predictions: every field as armse's, bit for bit;
+    the prepared scan is its crop; bad scans are refused when prepared."""
+    template, v, lm = face
+    scan = v + np.random.default_rng(1).normal(0, 0.5, v.shape)
+    target = scan_target(scan, template.faces, lm)
+    assert len(target.vertices) < len(scan)  # cropped round the nose tip
+    for seed in range(3):
+        pred = v + np.random.default_rng(10 + seed).normal(0, 1.0, v.shape)
+        once = armse(
+            pred, template.faces, pred[template.landmarks], scan, template.faces, lm
+        )
+        many = armse_against(pred, template.faces, pred[template.landmarks], target)
+        assert many.armse_mm == once.armse_mm
+        assert many.normalized == once.normalized
+        np.testing.assert_array_equal(many.pred_distances, once.pred_distances)
+        np.testing.assert_array_equal(many.pred_vertex_ids, once.pred_vertex_ids)
+        np.testing.assert_array_equal(many.transform.apply(v), once.transform.apply(v))
+    with pytest.raises(ValueError, match="the scan"):
+        scan_target(scan * np.nan, template.faces, lm)
+    with pytest.raises(ValueError, match="crop_radius_mm"):
+        scan_target(scan, template.faces, lm, crop_radius_mm=0.0)

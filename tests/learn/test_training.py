@@ -393,3 +393,19 @@ def test_mv_any_trains_on_any_number_of_views_in_any_order(data, tmp_path):
     for n in (1, V):
         got = recon(images[:n].transpose(0, 2, 3, 1), K=data.array("K")[0, :n])
         assert got.q.shape == (n, 4) and got.vertices.shape[1] == 3
+
+
+@pytest.mark.parametrize("ema_decay", [0.0, 0.9])
+def test_the_returned_metrics_are_a_fresh_validation_of_the_returned_weights(
+    data, tmp_path, ema_decay
+):
+    """The finished run reports its best epoch's metrics without validating again:
+    they must be what validating the returned network gives."""
+    from facelib.learn.validation import validate
+
+    config = TrainConfig(network="sv", ema_decay=ema_decay, **FAST)
+    result = train(config, data, tmp_path / "run", progress=False)
+    fresh = validate(result.model, data, data.subjects("val"), network="sv")
+    assert fresh == result.metrics
+    saved = json.loads((tmp_path / "run" / "model.json").read_text())["metrics"]
+    assert saved == {k: getattr(fresh, k) for k in saved}
