@@ -362,54 +362,55 @@ def frame_curve_figure(
 
 def ablation_heatmaps(ablation, *, title: str = ""):
     """The loss ablation's grid (:class:`facelib.learn.ablation.Ablation`) as two heat
-    maps over (β, γ): the aligned shape error (mm) and the reprojection error (px) of
-    each multi-term cell, written in it and marked ✓ where it beats the paper's single
-    term (Eq. 2), whose value is drawn as a line on each colour bar together with Eq.
-    2 + virtual views (dashed) and Eq. 2 with the pose warm-up (dotted, if any)."""
+    maps over (β, γ), the aligned shape error and the reprojection error: each
+    multi-term cell coloured by its change against the paper's single term (Eq. 2; %,
+    green below it, red above, white equal) and labelled with its value (mm, px) and
+    that change. The colour bar marks Eq. 2 at 0 % (solid), Eq. 2 + virtual views
+    (dashed) and Eq. 2 with the pose warm-up (dotted, if any)."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.9))
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.1))
     panels = (
-        ("shape_aligned_mm", "aligned shape error (mm)", "{:.3f}"),
-        ("reprojection_px", "reprojection error (px)", "{:.2f}"),
+        ("shape_aligned_mm", "aligned shape error", "mm", "{:.3f}"),
+        ("reprojection_px", "reprojection error", "px", "{:.2f}"),
     )
-    for ax, (metric, label, form) in zip(axes, panels):
+    for ax, (metric, label, unit, form) in zip(axes, panels):
         values = ablation.values(metric)
         single = getattr(ablation.single.metrics, metric)
-        virtual = getattr(ablation.virtual.metrics, metric)
-        marks = [(virtual, "--")]
+        change = 100.0 * (values / single - 1.0)
+        marks = [(ablation.virtual, "--")]
         if ablation.single_warmup is not None:
-            marks.append((getattr(ablation.single_warmup.metrics, metric), ":"))
-        low = min(values.min(), single, *(v for v, _ in marks))
-        high = max(values.max(), single, *(v for v, _ in marks))
-        image = ax.imshow(values, cmap="viridis_r", vmin=low, vmax=high, aspect="auto")
-        mid = (low + high) / 2
+            marks.append((ablation.single_warmup, ":"))
+        marked = [
+            (100.0 * (getattr(c.metrics, metric) / single - 1.0), style)
+            for c, style in marks
+        ]
+        top = max(np.abs(change).max(), *(abs(v) for v, _ in marked), 1.0)
+        image = ax.imshow(change, cmap="RdYlGn_r", vmin=-top, vmax=top, aspect="auto")
         for i in range(values.shape[0]):
             for j in range(values.shape[1]):
-                mark = " ✓" if values[i, j] < single else ""
                 ax.text(
                     j,
                     i,
-                    form.format(values[i, j]) + mark,
+                    f"{form.format(values[i, j])}\n{change[i, j]:+.1f} %",
                     ha="center",
                     va="center",
-                    fontsize=9,
-                    color="white" if values[i, j] > mid else "black",
+                    fontsize=8.5,
+                    color="white" if abs(change[i, j]) > 0.6 * top else "black",
                 )
         ax.set_xticks(range(len(ablation.gammas)), [f"{g:g}" for g in ablation.gammas])
         ax.set_yticks(range(len(ablation.betas)), [f"{b:g}" for b in ablation.betas])
         ax.set(xlabel="γ (translation weight, per mm²)", ylabel="β (rotation weight)")
-        bar = fig.colorbar(image, ax=ax, label=label)
-        bar.ax.axhline(single, color="red", linewidth=2)
-        for value, style in marks:
-            bar.ax.axhline(value, color="red", linewidth=1.5, linestyle=style)
-        beats = ablation.beating(metric)
+        bar = fig.colorbar(image, ax=ax, label=f"{label}: change against Eq. 2 (%)")
+        bar.ax.axhline(0.0, color="black", linewidth=2)
+        for value, style in marked:
+            bar.ax.axhline(value, color="black", linewidth=1.5, linestyle=style)
         ax.set_title(
-            f"Eq. 2: {form.format(single)} (red line); {beats} of {values.size} "
-            "cells beat it",
+            f"{label}; Eq. 2: {form.format(single)} {unit}\n"
+            f"{ablation.beating(metric)} of {values.size} cells beat it",
             fontsize=9,
         )
-    fig.suptitle(title or "Multi-term loss over (β, γ) against the single term")
+    fig.suptitle(title or "Multi-term loss over (β, γ) against the single term (Eq. 2)")
     fig.tight_layout()
     return fig
 
@@ -417,8 +418,7 @@ def ablation_heatmaps(ablation, *, title: str = ""):
 def scan_comparison_figure(
     scan_vertices: np.ndarray,
     scan_faces: np.ndarray,
-    faces: np.ndarray,
-    reconstructions: dict[str, tuple[np.ndarray, np.ndarray]],
+    reconstructions: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
     *,
     title: str = "",
     summary: str | None = None,
@@ -432,15 +432,19 @@ def scan_comparison_figure(
         scan_vertices, scan_faces: the scan (V, 3) mm and the triangles shown (F, 3)
             (e.g. the protocol's crop, :func:`facelib.evaluation.metrics.
             scan_crop_faces`).
-        faces: the reconstructions' triangles (F', 3).
-        reconstructions: label -> (vertices (P, 3) mm aligned onto the scan,
-            distances (P,) mm to it), drawn left to right ``shift_mm`` apart.
-        cmax_mm: the top of the colour scale (default: the largest distance).
+        reconstructions: label -> (vertices (P, 3) mm aligned onto the scan, the
+            triangles shown (F', 3), distances (P,) mm to the scan), drawn left to
+            right ``shift_mm`` apart (e.g. from
+            :func:`facelib.evaluation.captures.aligned_on_scan`).
+        cmax_mm: the top of the colour scale (default: the largest distance of a
+            vertex of a triangle shown).
     """
     items = list(reconstructions.items())
-    top = cmax_mm or max(float(np.max(d)) for _, (_, d) in items)
+    top = cmax_mm or max(
+        float(np.max(np.asarray(d)[np.unique(f)])) for _, (_, f, d) in items
+    )
     traces = []
-    for k, (label, (vertices, distances)) in enumerate(items):
+    for k, (label, (vertices, faces, distances)) in enumerate(items):
         shift = np.array([(k - (len(items) - 1) / 2) * shift_mm, 0.0, 0.0])
         traces.append(
             mesh_trace(

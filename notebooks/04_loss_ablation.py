@@ -132,10 +132,10 @@ print(f"{len(ablation.cells())} networks trained")
 # %% [markdown]
 # ## 2. The grid
 #
-# Each cell is one network trained on the multi-term loss with that (β, γ), coloured by
-# its validation error; ✓ marks the cells that beat Eq. 2. The red line on each colour
-# bar is Eq. 2, the dashed one Eq. 2 + virtual views, the dotted one Eq. 2 with the
-# pose warm-up.
+# Each cell is one network trained on the multi-term loss with that (β, γ), labelled
+# with its validation error and coloured by its change against Eq. 2: green where it
+# is lower, red where higher. On each colour bar the solid line is Eq. 2 (0 %), the
+# dashed one Eq. 2 + virtual views, the dotted one Eq. 2 with the pose warm-up.
 #
 # *Why the weights may matter less than they seem to:* each of the three terms reaches
 # its own head alone (α's MLP sees only the coefficient error, q's only β · e_q, t's
@@ -148,8 +148,9 @@ fig = viz.ablation_heatmaps(ablation)
 
 # %% [markdown]
 # Every network, with the 3DMM's mean shape (no network at all) on the same validation
-# subjects for scale. The last two columns are relative to Eq. 2 (first seed); below
-# zero is better.
+# subjects for scale: the aligned shape error, the reprojection, the camera's rotation
+# and translation errors, and (Δ) the shape and reprojection errors relative to Eq. 2
+# (first seed); below zero is better.
 
 # %%
 baseline = validate(

@@ -233,23 +233,27 @@ fig = viz.frame_curve_figure(summary, title=f"{n_curve} subjects, both motions")
 
 # %% [markdown]
 # **From 3 frames to all of them, in 3D.** MV Any's reconstruction of the first curve
-# video from 3 frames (left) and from all 30 (right), each aligned onto the scan by the
-# protocol and coloured by the distance of every vertex to the scored part of the scan
-# (one colour scale for both).
+# video from 3 frames (left) and from all 30 (right), each aligned onto the scan and
+# cropped as the protocol scores it, coloured by the distance of every vertex to the
+# scored part of the scan (grey; one colour scale for both).
 
 # %% tags=["nbval-ignore-output"]
 video = curve.videos[0]
+scan = evaluation.scans[video[0]]
 from_frames = {}
 for n in (3, data.capture_frames):
     result = curve.results[0][("MV Any", n)]
-    aligned, distance, crop = captures.aligned_on_scan(
-        curve.shapes[0][("MV Any", n)], result, evaluation.scans[video[0]]
+    on = captures.aligned_on_scan(
+        curve.shapes[0][("MV Any", n)], result, scan, template
     )
-    from_frames[f"{n} frames: ARMSE {result.armse_mm:.2f} mm"] = (aligned, distance)
+    from_frames[f"{n} frames: ARMSE {result.armse_mm:.2f} mm"] = (
+        on.vertices,
+        on.faces,
+        on.distances,
+    )
 viz.scan_comparison_figure(
-    evaluation.scans[video[0]].vertices,
-    crop,
-    template.faces,
+    scan.vertices,
+    on.scan_faces,
     from_frames,
     title=f"subject {video[0]} ({video[1]}), MV Any: " + " | ".join(from_frames),
     summary=f"<interactive 3D view: subject {video[0]}, MV Any from 3 and 30 frames>",
@@ -288,14 +292,13 @@ subject = int(subjects[0])
 key = (subject, CAPTURE_MOTIONS[0])
 r = evaluation.results[key]["MV Shape-Concat Mean"]
 scan = evaluation.scans[subject]
-aligned, distance, crop = captures.aligned_on_scan(
-    evaluation.shapes[key]["MV Shape-Concat Mean"], r, scan
+on = captures.aligned_on_scan(
+    evaluation.shapes[key]["MV Shape-Concat Mean"], r, scan, template
 )
 viz.scan_comparison_figure(
     scan.vertices,
-    crop,
-    template.faces,
-    {"reconstruction": (aligned, distance)},
+    on.scan_faces,
+    {"reconstruction": (on.vertices, on.faces, on.distances)},
     title=f"subject {subject}: ARMSE {r.armse_mm:.2f} mm",
     summary=f"<interactive 3D view: subject {subject}, reconstruction and scan>",
 )

@@ -242,20 +242,27 @@ def test_frame_curve_figure_draws_one_line_per_method_with_its_interval():
 
 
 def test_ablation_heatmaps_write_each_cell_and_mark_the_winners(made_up_ablation):
+    """Cells coloured by their change against Eq. 2 (3.0 mm, 2.0 px), labelled with
+    value and change; the bar marks Eq. 2 (0 %) and the virtual views (2.8 mm:
+    -6.7 %)."""
     fig = viz.ablation_heatmaps(made_up_ablation)
     shape_ax, repro_ax, shape_bar, _ = fig.axes  # the heat maps, then their bars
-    texts = sorted(t.get_text() for t in shape_ax.texts)
-    assert texts == sorted(["2.900 ✓", "3.050", "3.500", "2.990 ✓"])
+    assert sorted(t.get_text() for t in shape_ax.texts) == sorted(
+        ["2.900\n-3.3 %", "3.050\n+1.7 %", "3.500\n+16.7 %", "2.990\n-0.3 %"]
+    )
     assert sorted(t.get_text() for t in repro_ax.texts) == sorted(
-        ["2.50", "1.90 ✓", "2.10", "2.00"]
+        ["2.50\n+25.0 %", "1.90\n-5.0 %", "2.10\n+5.0 %", "2.00\n+0.0 %"]
     )
-    np.testing.assert_array_equal(
-        shape_ax.images[0].get_array(), [[2.9, 3.05], [3.5, 2.99]]
+    np.testing.assert_allclose(
+        shape_ax.images[0].get_array(),
+        100 * (np.array([[2.9, 3.05], [3.5, 2.99]]) / 3.0 - 1),
     )
+    # a symmetric scale round Eq. 2, as wide as the largest change
+    assert shape_ax.images[0].get_clim() == pytest.approx((-50 / 3, 50 / 3))
     assert "2 of 4 cells beat it" in shape_ax.get_title()
-    # Eq. 2 (solid) and Eq. 2 + virtual views (dashed) on the colour bar
-    lines = shape_bar.lines
-    assert [line.get_ydata()[0] for line in lines] == [3.0, 2.8]
+    assert [line.get_ydata()[0] for line in shape_bar.lines] == pytest.approx(
+        [0.0, 100 * (2.8 / 3.0 - 1)]
+    )
     assert [t.get_text() for t in shape_ax.get_xticklabels()] == ["0.01", "0.1"]
 
 
@@ -264,10 +271,10 @@ def test_scan_comparison_figure_puts_each_reconstruction_on_its_scan_copy():
     out = viz.scan_comparison_figure(
         scan,
         FACES,
-        FACES,
         {
-            "3 frames": (VERTICES, np.array([0.0, 1.0, 2.0, 3.0])),
-            "30 frames": (VERTICES + 0.5, np.array([0.0, 0.5, 0.5, 1.0])),
+            "3 frames": (VERTICES, FACES, np.array([0.0, 1.0, 2.0, 3.0])),
+            # only the first triangle shown: vertex 3 (9 mm) does not set the scale
+            "30 frames": (VERTICES + 0.5, FACES[:1], np.array([0.0, 0.5, 0.5, 9.0])),
         },
         shift_mm=100.0,
     )
@@ -281,7 +288,8 @@ def test_scan_comparison_figure_puts_each_reconstruction_on_its_scan_copy():
     # 100 mm apart, centred: -50 and +50 along x
     np.testing.assert_allclose(data[0].x, scan[:, 0] - 50, atol=1e-5)
     np.testing.assert_allclose(data[3].x, VERTICES[:, 0] + 0.5 + 50, atol=1e-5)
+    assert list(data[3].i) == [0] and len(data[1].i) == 2
     # one colour scale for both, its bar drawn once
     assert [(t.cmin, t.cmax) for t in (data[1], data[3])] == [(0.0, 3.0), (0.0, 3.0)]
     assert (data[1].showscale, data[3].showscale) == (True, False)
-    np.testing.assert_allclose(data[3].intensity, [0.0, 0.5, 0.5, 1.0])
+    np.testing.assert_allclose(data[3].intensity, [0.0, 0.5, 0.5, 9.0])

@@ -19,6 +19,7 @@ import torch
 
 from facelib.data.dataset import CAPTURE_MOTIONS, Dataset
 from facelib.data.scan import RawScan
+from facelib.data.template import FaceTemplate
 from facelib.evaluation.metrics import (
     ARMSE,
     point_to_mesh_distances,
@@ -46,6 +47,7 @@ __all__ = [
     "sv_mean_curve",
     "FrameCurve",
     "frame_count_curve",
+    "OnScan",
     "aligned_on_scan",
 ]
 
@@ -375,13 +377,36 @@ def frame_count_curve(
     )
 
 
+@dataclass(frozen=True)
+class OnScan:
+    """A predicted shape as the protocol placed it on its scan
+    (:func:`aligned_on_scan`).
+
+    Attributes:
+        vertices: the shape aligned by the protocol's similarity, (P, 3) mm.
+        faces: its triangles within the protocol's crop round its nose tip (F, 3).
+        distances: every vertex's distance (P,) mm to the scored part of the scan
+            (not only the protocol's every-4th sample).
+        scan_faces: the scan's scored triangles (G, 3), over the scan's vertices.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    distances: np.ndarray
+    scan_faces: np.ndarray
+
+
 def aligned_on_scan(
-    shape: np.ndarray, result: ARMSE, scan: RawScan
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A predicted shape (P, 3) mm, model frame, as the protocol placed it on its scan:
-    the shape aligned by ``result``'s similarity (P, 3) mm, the distance (P,) mm of
-    each of its vertices to the scored part of the scan (every vertex, not only the
-    protocol's sample), and that part's triangles (F', 3)."""
+    shape: np.ndarray, result: ARMSE, scan: RawScan, template: FaceTemplate
+) -> OnScan:
+    """The predicted shape (P, 3) mm, model frame, in ``template``'s topology, that
+    ``result`` scored against ``scan``, placed as the protocol placed it
+    (:class:`OnScan`)."""
     aligned = result.transform.apply(np.asarray(shape, dtype=np.float64))
-    crop = scan_crop_faces(scan.vertices, scan.faces, scan.landmarks)
-    return aligned, point_to_mesh_distances(aligned, scan.vertices, crop), crop
+    scan_faces = scan_crop_faces(scan.vertices, scan.faces, scan.landmarks)
+    return OnScan(
+        vertices=aligned,
+        faces=scan_crop_faces(aligned, template.faces, aligned[template.landmarks]),
+        distances=point_to_mesh_distances(aligned, scan.vertices, scan_faces),
+        scan_faces=scan_faces,
+    )

@@ -257,8 +257,10 @@ def ablation_table(
 ) -> Table:
     """The loss ablation, one row per trained network (Eq. 2 with both seeds and with
     the pose warm-up if any, Eq. 2 + virtual views, then the multi-term grid): its
-    weights, the validation metrics of its kept epoch, and the aligned shape and
-    reprojection errors relative to Eq. 2's (first seed; below 0 % is better).
+    weights, the validation metrics of its kept epoch (aligned shape error, mm;
+    reprojection, px; camera rotation, degrees, and translation, mm), and the aligned
+    shape and reprojection errors relative to Eq. 2's (Δ; first seed; below 0 % is
+    better).
     ``baseline`` (the 3DMM mean on the same subjects) adds a first row. The notes say
     how many grid cells beat Eq. 2 on each, and what a change of seed alone moves it
     by."""
@@ -267,7 +269,7 @@ def ablation_table(
     if baseline is not None:
         body.append(
             (
-                "3DMM mean (no training)",
+                "3DMM mean (no network)",
                 "-",
                 "-",
                 fmt(baseline.shape_aligned_mm, ".3f"),
@@ -282,7 +284,7 @@ def ablation_table(
         m, o = cell.metrics, cell.objective
         weighted = o.kind == "multi_term"
         name = {
-            "reprojection": f"Eq. 2 (the paper's), seed {cell.seed}",
+            "reprojection": f"Eq. 2, seed {cell.seed}",
             "virtual_views": cell.label,
             "multi_term": "multi-term",
         }[o.kind]
@@ -313,12 +315,12 @@ def ablation_table(
     columns = (
         "loss",
         "β",
-        "γ (per mm²)",
-        "aligned shape (mm)",
-        "reprojection (px)",
-        "rotation (°)",
-        "translation (mm)",
-        "shape vs Eq. 2",
-        "reprojection vs Eq. 2",
+        "γ /mm²",
+        "shape mm",
+        "reproj. px",
+        "rot. °",
+        "transl. mm",
+        "shape Δ",
+        "reproj. Δ",
     )
     return Table(columns=columns, rows=tuple(body), title=title, notes=notes)

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import torch
 
 from facelib.geometry.camera import orbit_pose, project
+from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.nets import NETWORKS, Prediction
 
 __all__ = [
@@ -329,7 +330,7 @@ def network_loss(
     t: torch.Tensor,
     shapes: torch.Tensor,
     objective: Objective = Objective(),
-    alpha_true: torch.Tensor | None = None,
+    morphable_model: MorphableModel | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
     """The loss (a scalar) that trains ``network`` (one of
@@ -343,7 +344,9 @@ def network_loss(
         K, q, t: the true cameras (B, N, 3, 3) px, (B, N, 4), (B, N, 3) mm.
         shapes: the true shapes (B, P, 3) mm.
         objective: the loss of a network with cameras.
-        alpha_true: ``"multi_term"`` only: the true coefficients (B, K).
+        morphable_model: ``"multi_term"`` only: the 3DMM whose coefficients of the
+            true shapes (:meth:`~facelib.geometry.morphable_model.MorphableModel.
+            coefficients`, (B, K)) are the targets.
         generator: ``"virtual_views"`` only: where the virtual cameras come from.
     """
     if network not in NETWORKS:
@@ -356,11 +359,14 @@ def network_loss(
             )
         return shape_loss(shape_pred, shapes)
     if objective.kind == "multi_term":
-        if alpha_true is None:
-            raise ValueError("the multi-term loss needs the true coefficients")
+        if morphable_model is None:
+            raise ValueError(
+                "the multi-term loss needs the 3DMM for the true coefficients: pass "
+                "morphable_model"
+            )
         return multi_term_loss(
             alpha_pred=pred.alpha.float(),
-            alpha_true=alpha_true,
+            alpha_true=morphable_model.coefficients(shapes),
             q_pred=pred.q,
             q_true=q,
             t_pred=pred.t,

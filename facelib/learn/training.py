@@ -376,11 +376,7 @@ def training_step(
         t=t,
         shapes=shapes,
         objective=objective,
-        alpha_true=(
-            morphable_model.coefficients(shapes)
-            if objective.kind == "multi_term"
-            else None
-        ),
+        morphable_model=morphable_model,
         generator=generator,
     )
     if not torch.isfinite(loss):

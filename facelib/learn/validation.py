@@ -231,11 +231,7 @@ def validate(
                 t=t,
                 shapes=shapes,
                 objective=objective,
-                alpha_true=(
-                    morphable_model.coefficients(shapes)
-                    if objective.kind == "multi_term"
-                    else None
-                ),
+                morphable_model=morphable_model,
                 generator=seeded_generator(0, start),
             )
         sums["loss"] += float(loss) * len(ids)

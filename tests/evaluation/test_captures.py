@@ -324,27 +324,32 @@ def test_aligned_on_scan_is_the_protocols_placement_and_trimesh_distances(
     tiny_evaluation,
 ):
     """The shape moved by the result's similarity; every vertex's distance to the
-    scored crop of the scan, as trimesh measures it directly."""
+    scored crop of the scan, as trimesh measures it directly; the shape's triangles
+    within the crop sphere round its nose tip."""
     import trimesh
 
     from facelib.evaluation.captures import aligned_on_scan
-    from facelib.evaluation.metrics import scan_crop_faces
+    from facelib.evaluation.metrics import CROP_RADIUS_MM, scan_crop_faces
 
     data, _, _, ev, _ = tiny_evaluation
     key = ev.keys[0]
     row = next(iter(ev.results[key]))
     shape, result = ev.shapes[key][row], ev.results[key][row]
     scan = ev.scans[key[0]]
-    aligned, distance, crop = aligned_on_scan(shape, result, scan)
-    T = result.transform
-    np.testing.assert_allclose(aligned, T.apply(shape))
+    on = aligned_on_scan(shape, result, scan, data.template)
+    np.testing.assert_allclose(on.vertices, result.transform.apply(shape))
     np.testing.assert_array_equal(
-        crop, scan_crop_faces(scan.vertices, scan.faces, scan.landmarks)
+        on.scan_faces, scan_crop_faces(scan.vertices, scan.faces, scan.landmarks)
     )
-    mesh = trimesh.Trimesh(scan.vertices, crop, process=False)
-    _, expected, _ = trimesh.proximity.closest_point(mesh, aligned)
-    np.testing.assert_allclose(distance, expected, atol=1e-9)
+    mesh = trimesh.Trimesh(scan.vertices, on.scan_faces, process=False)
+    _, expected, _ = trimesh.proximity.closest_point(mesh, on.vertices)
+    np.testing.assert_allclose(on.distances, expected, atol=1e-9)
     # the protocol's own sample of the distances is part of these
     np.testing.assert_allclose(
-        distance[result.pred_vertex_ids], result.pred_distances, atol=1e-6
+        on.distances[result.pred_vertex_ids], result.pred_distances, atol=1e-6
     )
+    nose = on.vertices[data.template.landmarks[30]]
+    inside = np.linalg.norm(on.vertices - nose, axis=1) <= CROP_RADIUS_MM
+    kept = inside[data.template.faces].all(1)
+    np.testing.assert_array_equal(on.faces, data.template.faces[kept])
+    assert 0 < len(on.faces) <= len(data.template.faces)

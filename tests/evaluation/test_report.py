@@ -216,18 +216,18 @@ def test_ablation_table_lists_every_network_and_counts_the_winners(made_up_ablat
     baseline = Metrics(math.nan, 3.6, 3.3, math.nan, math.nan, 0.0)
     table = ablation_table(made_up_ablation, baseline)
     assert len(table.rows) == 1 + 7
-    assert table.column("aligned shape (mm)")[:4] == (
+    assert table.column("shape mm")[:4] == (
         "3.300",
         "3.000",
         "3.100",
         "2.800",
     )
     # relative to Eq. 2's 3.0 mm and 2.0 px, to a tenth of a per cent
-    assert table.column("shape vs Eq. 2")[0] == "+10.0 %"
-    assert table.column("shape vs Eq. 2")[4] == "-3.3 %"  # 2.9 mm
-    assert table.column("reprojection vs Eq. 2")[4] == "+25.0 %"  # 2.5 px
+    assert table.column("shape Δ")[0] == "+10.0 %"
+    assert table.column("shape Δ")[4] == "-3.3 %"  # 2.9 mm
+    assert table.column("reproj. Δ")[4] == "+25.0 %"  # 2.5 px
     assert table.column("β")[4:] == ("1", "1", "10", "10")
-    assert table.column("γ (per mm²)")[4:] == ("0.01", "0.1", "0.01", "0.1")
+    assert table.column("γ /mm²")[4:] == ("0.01", "0.1", "0.01", "0.1")
     assert table.notes == (
         "aligned shape: 2 of 4 grid cells beat Eq. 2; a change of seed alone moves "
         "Eq. 2 by 0.100 mm.",
