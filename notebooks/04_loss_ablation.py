@@ -84,7 +84,7 @@ import torch
 from facelib import viz
 from facelib.book import repo_root
 from facelib.data.dataset import load_dataset
-from facelib.evaluation.report import ablation_table
+from facelib.evaluation.report import ablation_table, ablation_verdict
 from facelib.learn.ablation import run_ablation, weight_grid
 from facelib.learn.training import TrainConfig, validation_subjects
 from facelib.learn.validation import MeanShapeBaseline, validate
@@ -168,10 +168,7 @@ ablation_table(ablation, baseline)
 # shape.
 
 # %%
-best = min(
-    (c for row in ablation.grid for c in row),
-    key=lambda c: c.metrics.shape_aligned_mm,
-)
+best = ablation.best("shape_aligned_mm")
 shown = [ablation.single, ablation.single_warmup, ablation.virtual, best]
 fig = viz.history_figure(
     {c.label: c.history for c in shown if c is not None},
@@ -187,26 +184,7 @@ fig = viz.history_figure(
 # noise of training.
 
 # %%
-for metric, unit, spec in (
-    ("shape_aligned_mm", "mm", ".3f"),
-    ("reprojection_px", "px", ".2f"),
-):
-    single = getattr(ablation.single.metrics, metric)
-    spread = ablation.seed_spread(metric)
-    values = ablation.values(metric)
-    clear = int((values < single - spread).sum())
-    others = [ablation.virtual, ablation.single_warmup]
-    print(
-        f"{metric}: Eq. 2 {single:{spec}} {unit} (seed spread {spread:{spec}}); "
-        f"{ablation.beating(metric)} of {values.size} multi-term cells lower, "
-        f"{clear} by more than the seed spread; best cell {values.min():{spec}}, "
-        f"worst {values.max():{spec}}; "
-        + "; ".join(
-            f"{c.label} {getattr(c.metrics, metric):{spec}}"
-            for c in others
-            if c is not None
-        )
-    )
+print("\n".join(ablation_verdict(ablation)))
 
 # %% [markdown]
 # ## Summary

@@ -32,6 +32,7 @@ __all__ = [
     "frame_curve_table",
     "beyond_table1_table",
     "ablation_table",
+    "ablation_verdict",
 ]
 
 
@@ -283,12 +284,11 @@ def ablation_table(
     for cell in ablation.cells():
         m, o = cell.metrics, cell.objective
         weighted = o.kind == "multi_term"
-        name = {
-            "reprojection": f"Eq. 2, seed {cell.seed}",
-            "virtual_views": cell.label,
-            "multi_term": "multi-term",
-        }[o.kind]
-        if cell.warmup_epochs:
+        if weighted:
+            name = "multi-term"
+        elif o.kind == "reprojection" and not cell.warmup_epochs:
+            name = f"Eq. 2, seed {cell.seed}"
+        else:
             name = cell.label
         body.append(
             (
@@ -324,3 +324,30 @@ def ablation_table(
         "reproj. Δ",
     )
     return Table(columns=columns, rows=tuple(body), title=title, notes=notes)
+
+
+def ablation_verdict(ablation: Ablation) -> list[str]:
+    """One line per compared metric of the loss ablation: Eq. 2's value and seed
+    spread, how many grid cells are lower and how many by more than that spread, the
+    grid's best and worst, and Eq. 2 + virtual views and Eq. 2 with the warm-up."""
+    lines = []
+    for metric, unit, spec in (
+        ("shape_aligned_mm", "mm", ".3f"),
+        ("reprojection_px", "px", ".2f"),
+    ):
+        single = getattr(ablation.single.metrics, metric)
+        spread = ablation.seed_spread(metric)
+        values = ablation.values(metric)
+        others = [ablation.virtual, ablation.single_warmup]
+        lines.append(
+            f"{metric}: Eq. 2 {single:{spec}} {unit} (seed spread {spread:{spec}}); "
+            f"{ablation.beating(metric)} of {values.size} multi-term cells lower, "
+            f"{ablation.beating(metric, spread)} by more than the seed spread; best "
+            f"cell {values.min():{spec}}, worst {values.max():{spec}}; "
+            + "; ".join(
+                f"{c.label} {getattr(c.metrics, metric):{spec}}"
+                for c in others
+                if c is not None
+            )
+        )
+    return lines

@@ -94,9 +94,17 @@ class Ablation:
             [[getattr(c.metrics, metric) for c in row] for row in self.grid], float
         )
 
-    def beating(self, metric: str) -> int:
-        """How many grid cells have a lower ``metric`` than Eq. 2 (its first seed)."""
-        return int((self.values(metric) < getattr(self.single.metrics, metric)).sum())
+    def beating(self, metric: str, margin: float = 0.0) -> int:
+        """How many grid cells have a ``metric`` lower than Eq. 2's (its first seed)
+        by more than ``margin`` (e.g. :meth:`seed_spread`)."""
+        single = getattr(self.single.metrics, metric)
+        return int((self.values(metric) < single - margin).sum())
+
+    def best(self, metric: str) -> AblationCell:
+        """The grid cell with the lowest ``metric``."""
+        _check_metric(metric)
+        cells = [c for row in self.grid for c in row]
+        return min(cells, key=lambda c: getattr(c.metrics, metric))
 
     def seed_spread(self, metric: str) -> float:
         """``|metric(Eq. 2, seed) - metric(Eq. 2, seed + 1)|``: what a change of seed

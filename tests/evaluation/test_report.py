@@ -234,3 +234,15 @@ def test_ablation_table_lists_every_network_and_counts_the_winners(made_up_ablat
         "reprojection: 1 of 4 grid cells beat Eq. 2; a change of seed alone moves "
         "Eq. 2 by 0.20 px.",
     )
+
+
+def test_ablation_verdict_says_each_metric_in_one_line(made_up_ablation):
+    from facelib.evaluation.report import ablation_verdict
+
+    shape, repro = ablation_verdict(made_up_ablation)
+    assert shape == (
+        "shape_aligned_mm: Eq. 2 3.000 mm (seed spread 0.100); 2 of 4 multi-term "
+        "cells lower, 0 by more than the seed spread; best cell 2.900, worst 3.500; "
+        "Eq. 2 + virtual views 2.800"
+    )
+    assert repro.startswith("reprojection_px: Eq. 2 2.00 px (seed spread 0.20); 1 of 4")

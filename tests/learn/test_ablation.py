@@ -101,3 +101,13 @@ def test_a_small_ablation_trains_every_cell_with_its_loss(tiny_path, tmp_path):
         run_ablation(
             TrainConfig(network="mv_shape"), data, tmp_path, betas=[1], gammas=[1]
         )
+
+
+def test_beating_by_a_margin_and_the_best_cell(made_up_ablation):
+    a = made_up_ablation
+    # shape: Eq. 2 3.0 mm; 2.9 and 2.99 are lower, 2.95 would need to be below 2.9
+    assert a.beating("shape_aligned_mm", margin=0.05) == 1  # 2.9 only
+    assert a.beating("shape_aligned_mm", margin=a.seed_spread("shape_aligned_mm")) == 0
+    best = a.best("shape_aligned_mm")
+    assert (best.objective.beta, best.objective.gamma) == (1.0, 0.01)
+    assert a.best("reprojection_px").metrics.reprojection_px == 1.9
