@@ -285,10 +285,11 @@ display(
 # A raw scan is the identity's surface resampled on random points over more of the head
 # (Delaunay triangulation: a different topology), with noise (σ = 0.4 mm along the
 # normal), holes and a random pose. Registration moves the template onto it: a
-# similarity from the landmarks, then non-rigid ICP (Amberg et al. 2007, trimesh's
-# implementation). We know the true identity, so we can measure the result two ways:
-# the distance from each registered vertex to the true **surface**, and to its true
-# **vertex** (which also counts vertices that slid along the surface).
+# similarity from the landmarks, then non-rigid ICP (Amberg et al. 2007; our own
+# implementation, `facelib.world.nricp`, with trimesh's conventions). We know the true
+# identity, so we can measure the result two ways: the distance from each registered
+# vertex to the true **surface**, and to its true **vertex** (which also counts
+# vertices that slid along the surface).
 
 # %%
 registration = checks.read_registration(data.path)
