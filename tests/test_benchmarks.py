@@ -79,8 +79,9 @@ def test_every_model_counts_the_images_its_steps_see(tmp_path, capsys):
             ]
         )
     assert [r.model for r in results] == [m[0] for m in MODELS]
-    # one forward per step, in model order: batch 2 of one view (SV), then of 3 views
-    calls = warmup + steps
+    # one forward per step, in model order: batch 2 of one view (SV), then of 3 views;
+    # the last step of each model is the one whose FLOPs are counted (untimed)
+    calls = warmup + steps + 1
     assert counter.images == [2] * calls + [6] * (3 * calls)
     for k, r in enumerate(results):
         seen = counter.images[k * calls]  # images in one step

@@ -9,68 +9,19 @@ import math
 import pytest
 import torch
 
+from benchmarks.profile_run import configurations
 from benchmarks.training_throughput import random_morphable_model
 from facelib import book
 from facelib.learn.throughput import MODELS, training_throughput
-from facelib.learn.training import TrainConfig
-from facelib.world.build import DatasetConfig
 
 ROOT = book.repo_root()
 GPU_PROFILES = ("gpu", "paper")
 
 
-def configurations(params: dict) -> dict[str, object]:
-    """The configurations of notebooks 01-03 built from a profile's parameters, as the
-    notebooks build them (the data set's renderer on the CPU: its configuration
-    refuses a CUDA device that torch cannot see)."""
-    data = DatasetConfig(
-        profile=params["profile"],
-        seed=params["seed"],
-        n_subjects=params["n_subjects"],
-        image_size=params["image_size"],
-        photos_per_subject=params["photos_per_subject"],
-        n_registered=params["n_registered"],
-        n_capture_subjects=params["n_capture_subjects"],
-        capture_frames=params["capture_frames"],
-        workers=params["workers"],
-        render_device="cpu",
-    )
-    common = dict(
-        width=params["width"],
-        batch_size=params["batch_size"],
-        lr=params["lr"],
-        patience=params["patience"],
-        seed=params["seed"],
-        device=params["device"],
-        precision=params["precision"],
-        max_steps_per_epoch=params["max_steps_per_epoch"] or None,
-    )
-    mv = dict(common, n_views=params["n_views"], ema_decay=params["mv_ema_decay"])
-    return {
-        "data": data,
-        "SV": TrainConfig(
-            network="sv",
-            epochs=params["sv_epochs"],
-            ema_decay=params["sv_ema_decay"],
-            pose_warmup_epochs=params["pose_warmup_epochs"],
-            **common,
-        ),
-        "MV Add": TrainConfig(
-            network="mv", merge="add", epochs=params["mv_epochs"], **mv
-        ),
-        "MV Concat": TrainConfig(
-            network="mv", merge="concat", epochs=params["mv_epochs"], **mv
-        ),
-        "MV Shape-Concat": TrainConfig(
-            network="mv_shape", merge="concat", epochs=params["shape_epochs"], **mv
-        ),
-    }
-
-
 @pytest.mark.parametrize("profile", GPU_PROFILES)
 def test_gpu_profiles_build_every_configuration(profile):
     params = book.load_profile(ROOT, profile)
-    built = configurations(params)
+    built = configurations(params, render_device="cpu")
     assert built["data"].image_size == 224 and params["render_device"] == "cuda"
     for name, _, _ in MODELS:
         config = built[name]
@@ -82,7 +33,7 @@ def real_sizes(model: str) -> set[tuple[int, float, int]]:
     sizes = set()
     for profile in GPU_PROFILES:
         params = book.load_profile(ROOT, profile)
-        config = configurations(params)[model]
+        config = configurations(params, render_device="cpu")[model]
         sizes.add((params["image_size"], config.width, config.n_views))
     return sizes
 

@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from facelib.geometry.camera import intrinsics_from_fov, orbit_pose
 from facelib.geometry.morphable_model import MorphableModel
@@ -62,6 +63,9 @@ class Throughput:
         peak_memory_gib: peak device memory, GiB (CUDA only, else ``nan``).
         parameters: the network's parameter count.
         compiled: whether the network ran through ``torch.compile``.
+        flops_per_image: floating-point operations of one training step (forward and
+            backward, as counted by ``torch.utils.flop_counter`` on the uncompiled
+            network) divided by its B N images; ``nan`` when compiled.
     """
 
     model: str
@@ -76,6 +80,17 @@ class Throughput:
     peak_memory_gib: float
     parameters: int
     compiled: bool = False
+    flops_per_image: float = float("nan")
+
+    def achieved_tflops(self) -> float:
+        """The step's arithmetic rate, TFLOP/s: images/s x FLOPs per image."""
+        return self.images_per_second * self.flops_per_image / 1e12
+
+    def mfu(self, peak_tflops: float) -> float:
+        """Model FLOPs utilisation: :meth:`achieved_tflops` over ``peak_tflops``."""
+        if not peak_tflops > 0:
+            raise ValueError(f"peak_tflops must be > 0, got {peak_tflops}")
+        return self.achieved_tflops() / peak_tflops
 
 
 def _network(
@@ -209,6 +224,11 @@ def training_throughput(
         if i >= warmup:
             times.append(time.perf_counter() - tick)
     step = statistics.median(times)
+    flops = float("nan")
+    if not compiled:
+        with FlopCounterMode(display=False) as counter:
+            training_step(model, opt, network, morphable_model, batch, bf16=bf16)
+        flops = counter.get_total_flops() / (batch_size * n)
     peak = (
         torch.cuda.max_memory_allocated(dev) / 2**30
         if dev.type == "cuda"
@@ -227,4 +247,5 @@ def training_throughput(
         peak_memory_gib=peak,
         parameters=sum(p.numel() for p in model.parameters()),
         compiled=compiled,
+        flops_per_image=flops,
     )

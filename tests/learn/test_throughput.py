@@ -86,3 +86,56 @@ def test_refusals_are_explained():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA device"):
             training_throughput("SV", mm, device="cuda")
+
+
+def hand_counted_step_flops(name: str, image_size: int, width: float) -> float:
+    """FLOPs of one training step of batch 1 counted by hand from the layers' shapes:
+    a convolution's or linear layer's forward is 2 x (multiply-adds) = 2 Cin Cout k²
+    Hout Wout (2 in out); its backward is twice that (gradients of the input and of the
+    weights), except for the first convolution, whose input (the photograph) needs no
+    gradient. The 3DMM's linear map and the loss are left out (well under 1 %)."""
+    from facelib.learn.throughput import _network
+
+    model = _network(
+        *{m[0]: m[1:] for m in MODELS}[name],
+        small_model().n_modes,
+        image_size,
+        width,
+        1,
+    )
+    forward = []
+
+    def count(module, inputs, output):
+        if isinstance(module, torch.nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1]
+            macs = module.in_channels * module.out_channels * k * output[0, 0].numel()
+            forward.append(2 * macs // module.groups)
+        elif isinstance(module, torch.nn.Linear):
+            forward.append(2 * module.in_features * module.out_features)
+
+    for m in model.modules():
+        m.register_forward_hook(count)
+    with torch.no_grad():
+        model(torch.zeros(1, 3, image_size, image_size, dtype=torch.uint8))
+    return 3 * sum(forward) - forward[0]
+
+
+def test_flops_per_image_match_a_hand_count():
+    r = training_throughput(
+        "SV",
+        small_model(),
+        image_size=64,
+        width=0.25,
+        batch_size=2,
+        device="cpu",
+        steps=1,
+        warmup=0,
+    )
+    expected = hand_counted_step_flops("SV", 64, 0.25)
+    assert r.flops_per_image == pytest.approx(expected, rel=0.01)
+    assert r.achieved_tflops() == pytest.approx(
+        r.images_per_second * expected / 1e12, rel=0.01
+    )
+    assert r.mfu(r.achieved_tflops() * 4) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="peak_tflops must be > 0"):
+        r.mfu(0.0)
