@@ -30,7 +30,9 @@ Stages (each one's wall time in seconds is recorded):
 
 ``--budget-s`` stops before a stage once that many seconds have passed (the stages
 left are listed as not run). The result is ``<out>/profile_run.json`` (atomic, with its
-checksum record beside it).
+checksum record beside it). With ``overwrite=false`` an existing data set is loaded and
+finished networks are reused, so that a second call finishes what a first one left.
+``benchmarks/measured/`` keeps the records of runs on lent GPU machines.
 """
 
 from __future__ import annotations
@@ -251,6 +253,10 @@ def main(argv: list[str] | None = None) -> dict:
         "--set", nargs="*", default=[], metavar="NAME=VALUE", help="override"
     )
     parser.add_argument("--out", help="folder for profile_run.json (runs/<profile>)")
+    parser.add_argument(
+        "--root",
+        help="folder that holds data/ and runs/ (default: the repository's root)",
+    )
     parser.add_argument("--budget-s", type=float, default=float("inf"))
     parser.add_argument(
         "--no-throughput", action="store_true", help="skip the throughput stage"
@@ -259,8 +265,9 @@ def main(argv: list[str] | None = None) -> dict:
     root = book.repo_root()
     params = book.load_profile(root, args.profile)
     params.update(book.parse_overrides(args.set, params))
-    out = Path(args.out or root / "runs" / params["profile"])
-    runs = root / "runs" / params["profile"]
+    home = Path(args.root) if args.root else root
+    out = Path(args.out or home / "runs" / params["profile"])
+    runs = home / "runs" / params["profile"]
     record: dict = {"profile": args.profile, "params": params, "stages": {}}
     started = time.perf_counter()
 
@@ -284,9 +291,11 @@ def main(argv: list[str] | None = None) -> dict:
         from facelib.data.dataset import load_dataset
         from facelib.world.build import build_dataset
 
-        path = build_dataset(
-            configs["data"], root / "data", overwrite=params["overwrite"], log=print
-        )
+        path = home / "data" / params["profile"]
+        if params["overwrite"] or not path.exists():  # else: reuse the one built
+            path = build_dataset(
+                configs["data"], home / "data", overwrite=params["overwrite"], log=print
+            )
         state["data"] = load_dataset(path)
         return {
             "seconds": state["data"].manifest["seconds"],
