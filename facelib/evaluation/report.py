@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "validation_table",
+    "identity_signal_table",
     "table1_table",
     "OrderCheck",
     "order_checks",
@@ -84,6 +85,38 @@ def validation_table(
         "aligned / mean",
     )
     return Table(columns=columns, rows=tuple(body), title=title)
+
+
+def identity_signal_table(
+    history: list[dict], signal_px: float, baseline: Metrics, *, title: str = ""
+) -> Table:
+    """A run's validation epoch by epoch, its reprojection error (px) beside the
+    identity signal ``signal_px`` (:func:`facelib.learn.validation.identity_signal_px`,
+    averaged), and its aligned shape error as a ratio to ``baseline``'s: whether the
+    shape improves while the loss is still mostly camera error."""
+    body = tuple(
+        (
+            str(h["epoch"]),
+            fmt(h["reprojection_px"], ".2f", "px"),
+            fmt(h["reprojection_px"] / signal_px, ".1f"),
+            fmt(h["shape_aligned_mm"], ".2f", "mm"),
+            fmt(h["shape_aligned_mm"] / baseline.shape_aligned_mm, ".3f"),
+        )
+        for h in history
+    )
+    columns = (
+        "epoch",
+        "reprojection",
+        "reprojection / identity",
+        "aligned shape",
+        "aligned / mean",
+    )
+    notes = [
+        f"identity signal: {signal_px:.2f} px, the reprojection error of the mean "
+        "face moved onto each true shape by the best similarity, seen through the "
+        "true camera"
+    ]
+    return Table(columns=columns, rows=body, title=title, notes=notes)
 
 
 def table1_table(table: list[RowSummary], *, title: str = "") -> Table:

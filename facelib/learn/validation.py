@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from facelib.data.dataset import Dataset
+from facelib.geometry.procrustes import similarity_transform
 from facelib.learn.batches import SceneSampler, seeded_generator
 from facelib.learn.losses import (
     Objective,
@@ -37,6 +38,7 @@ __all__ = [
     "rotation_error_deg",
     "translation_error_mm",
     "reprojection_error_px",
+    "identity_signal_px",
 ]
 
 
@@ -148,6 +150,31 @@ def reprojection_error_px(
         shape_pred, q_pred, t_pred, shape_true, q_true, t_true, K
     )
     return (uv_pred - uv_true).norm(dim=-1).mean(-1)
+
+
+def identity_signal_px(data: Dataset, subjects: np.ndarray) -> torch.Tensor:
+    """What Eq. 2 can see of each subject's identity, in its own units: the mean
+    distance (B, V) in px, over the 3DMM points, between the projections through each
+    photograph's true camera of the true shape and of the 3DMM mean moved onto it by
+    the least-squares similarity (Umeyama), so that only the shape differs, not its
+    pose or size.
+
+    A network whose reprojection error (:func:`reprojection_error_px`, the same
+    average) is larger than this is told by the loss mostly about its cameras: the
+    gradient on its shape coefficients is then more camera error than identity.
+
+    Args:
+        data: the data set (shapes (n, P, 3) mm, cameras K, q, t per photograph).
+        subjects: the B subject ids.
+    """
+    subjects = np.asarray(subjects)
+    mean = np.asarray(data.morphable_model.mean, dtype=np.float64)
+    shapes = np.asarray(data.array("shapes")[subjects], dtype=np.float64)
+    aligned = np.stack([similarity_transform(mean, s).apply(mean) for s in shapes])
+    K, q, t = (data.tensor(name, subjects) for name in ("K", "q", "t"))
+    return reprojection_error_px(
+        torch.from_numpy(aligned), q, t, torch.from_numpy(shapes), q, t, K
+    )
 
 
 @torch.no_grad()

@@ -8,6 +8,7 @@ import pytest
 from facelib.evaluation.report import (
     OrderCheck,
     _change,
+    identity_signal_table,
     network_errors_table,
     order_checks,
     order_table,
@@ -49,6 +50,20 @@ BASELINE = metrics(NAN, 4.0, 2.0, NAN, NAN)
 )
 def test_change_is_a_signed_whole_percentage(fraction, text):
     assert _change(fraction) == text
+
+
+def test_identity_signal_table():
+    history = [
+        {"epoch": 1, "reprojection_px": 6.0, "shape_aligned_mm": 2.0},
+        {"epoch": 2, "reprojection_px": 1.5, "shape_aligned_mm": 2.5},
+    ]
+    t = identity_signal_table(history, 0.5, BASELINE, title="sig")
+    assert t.title == "sig" and t.columns[2] == "reprojection / identity"
+    assert t.rows == (
+        ("1", "6.00 px", "12.0", "2.00 mm", "1.000"),
+        ("2", "1.50 px", "3.0", "2.50 mm", "1.250"),
+    )
+    assert "0.50 px" in t.notes[0]
 
 
 def test_validation_table():

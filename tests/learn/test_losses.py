@@ -16,6 +16,7 @@ from facelib.learn.losses import (
     VIRTUAL_PITCH_DEG,
     VIRTUAL_YAW_DEG,
     Objective,
+    decoupled_reprojection_loss,
     multi_term_loss,
     network_loss,
     quaternion_error,
@@ -381,6 +382,63 @@ def test_virtual_view_loss_is_a_slow_loop_over_virtual_cameras():
     assert same.item() == 0.0
 
 
+def slow_pixel_loss(shape_a, q_a, t_a, shape_b, q_b, t_b, K):
+    """Eq. 2 by loops with scipy's rotations: per scene the sum over views of the mean
+    over points of the squared pixel distance, then the mean over scenes."""
+    B, V = q_a.shape[:2]
+    total = 0.0
+    for b in range(B):
+        for v in range(V):
+            errs = []
+            for p in range(shape_a.shape[1]):
+                uv = []
+                for s, q, t in ((shape_a, q_a, t_a), (shape_b, q_b, t_b)):
+                    R = Rotation.from_quat(np.roll(q[b, v].numpy(), -1)).as_matrix()
+                    x = K[b, v].numpy() @ (R @ s[b, p].numpy() + t[b, v].numpy())
+                    uv.append(x[:2] / x[2])
+                errs.append(((uv[0] - uv[1]) ** 2).sum())
+            total += np.mean(errs)
+    return total / B
+
+
+def test_decoupled_loss_is_two_slow_reprojections_and_keeps_shape_from_camera():
+    shape, q, t, K = small_scene()
+    g = torch.Generator().manual_seed(7)
+    shape_pred = shape + 3 * torch.randn(shape.shape, generator=g, dtype=torch.float64)
+    q_pred = yaw_pitch_roll_to_quaternion(
+        torch.tensor([4.0, -3.0, 2.0], dtype=torch.float64)
+    ).expand_as(q)
+    q_pred = torch.nn.functional.normalize(q + 0.05 * q_pred, dim=-1)
+    t_pred = t + torch.tensor([5.0, -4.0, 20.0], dtype=torch.float64)
+    loss = decoupled_reprojection_loss(shape_pred, q_pred, t_pred, shape, q, t, K)
+    expected = slow_pixel_loss(shape_pred, q, t, shape, q, t, K) + slow_pixel_loss(
+        shape, q_pred, t_pred, shape, q, t, K
+    )
+    assert loss.item() == pytest.approx(expected, rel=1e-9)
+    # the true camera predicted: Eq. 2 itself; the true shape predicted: likewise
+    for args in ((shape_pred, q, t), (shape, q_pred, t_pred)):
+        eq2 = reprojection_loss(*args, shape, q, t, K)
+        split = decoupled_reprojection_loss(*args, shape, q, t, K)
+        assert split.item() == pytest.approx(eq2.item(), rel=1e-12)
+
+    # the shape's gradient does not depend on the predicted camera, nor the camera's
+    # on the predicted shape; Eq. 2 mixes them
+    def gradients(loss_fn, s, cam_t):
+        s = s.clone().requires_grad_(True)
+        cam_t = cam_t.clone().requires_grad_(True)
+        loss_fn(s, q_pred, cam_t, shape, q, t, K).backward()
+        return s.grad, cam_t.grad
+
+    base = gradients(decoupled_reprojection_loss, shape_pred, t_pred)
+    moved_camera = gradients(decoupled_reprojection_loss, shape_pred, t_pred + 30.0)
+    moved_shape = gradients(decoupled_reprojection_loss, shape_pred + 2.0, t_pred)
+    torch.testing.assert_close(moved_camera[0], base[0], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(moved_shape[1], base[1], rtol=1e-12, atol=1e-12)
+    eq2_base = gradients(reprojection_loss, shape_pred, t_pred)
+    eq2_moved = gradients(reprojection_loss, shape_pred, t_pred + 30.0)
+    assert not torch.allclose(eq2_moved[0], eq2_base[0], rtol=1e-3)
+
+
 class OffByOne:
     """A stand-in 3DMM whose coefficients of any shapes (B, P, 3) are all 1 (B, 5)."""
 
@@ -413,6 +471,10 @@ def test_network_loss_picks_the_objective():
         generator=seeded_generator(0),
     )
     assert virtual.item() == pytest.approx(eq2.item(), rel=1e-12)
+    # the shapes agree, so the decoupled loss is Eq. 2's camera term alone
+    split = network_loss("sv", pred, shape, **kw, objective=Objective("decoupled"))
+    assert split.item() == pytest.approx(eq2.item(), rel=1e-12)
+    assert Objective("decoupled").label == "Eq. 2, decoupled"
     multi = network_loss(
         "mv",
         pred,

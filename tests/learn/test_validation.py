@@ -3,7 +3,7 @@ error against scipy), on a tiny fake data set scored for an oracle network whose
 predictions are set per photograph."""
 
 import math
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -15,6 +15,7 @@ from facelib.geometry.morphable_model import MorphableModel
 from facelib.learn.nets import Prediction
 from facelib.learn.validation import (
     MeanShapeBaseline,
+    identity_signal_px,
     rotation_error_deg,
     validate,
     vertex_rms,
@@ -282,3 +283,26 @@ def test_aligned_vertex_rms_is_the_residual_of_an_explicit_alignment():
         aligned_vertex_rms(torch.from_numpy(mirrored), torch.from_numpy(truth)).min()
         > 1.0
     )
+
+
+def test_identity_signal_by_hand():
+    """Subject 1's centre vertex is 3 mm off in x; the others are the mean grid. The
+    best similarity of the grid onto subject 1 only shifts it by 3/9 mm in x (the
+    centre point adds nothing to the cross-covariance), so 8 points miss by 1/3 mm and
+    the centre by 8/3 mm; frontal cameras 500 mm away at F = 100 px make 0.2 px of a
+    mm: (8 / 3 + 8 / 3) / 9 x 0.2 px."""
+    q = np.tile([1.0, 0.0, 0.0, 0.0], (N_SUBJECTS, V, 1))
+    t = np.tile([0.0, 0.0, 500.0], (N_SUBJECTS, V, 1))
+    data = fake_dataset(q, t)
+    shapes = np.array(data.shapes)
+    shapes[1, 4, 0] += 3.0
+    data = replace(data, shapes=shapes)
+    signal = identity_signal_px(data, SUBJECTS)
+    assert signal.shape == (N_SUBJECTS, V)
+    np.testing.assert_allclose(signal[1].numpy(), 16 / 27 * 0.2, rtol=1e-6)
+    np.testing.assert_allclose(signal[[0, 2]].numpy(), 0.0, atol=1e-9)
+    # a subject that is the mean moved and resized has no identity to see
+    rotation = Rotation.from_rotvec([0.1, -0.2, 0.05]).as_matrix()
+    shapes[2] = 1.1 * GRID @ rotation.T + np.array([4.0, -2.0, 30.0])
+    data = replace(data, shapes=shapes)
+    np.testing.assert_allclose(identity_signal_px(data, [2]).numpy(), 0.0, atol=1e-5)
