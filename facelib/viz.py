@@ -366,7 +366,8 @@ def ablation_heatmaps(ablation, *, title: str = ""):
     multi-term cell coloured by its change against the paper's single term (Eq. 2; %,
     green below it, red above, white equal) and labelled with its value (mm, px) and
     that change. The colour bar marks Eq. 2 at 0 % (solid), Eq. 2 + virtual views
-    (dashed) and Eq. 2 with the pose warm-up (dotted, if any)."""
+    (dashed), Eq. 2 with the pose warm-up (dotted, if any) and Eq. 2 decoupled
+    (dash-dotted, if any)."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.1))
@@ -381,6 +382,8 @@ def ablation_heatmaps(ablation, *, title: str = ""):
         marks = [(ablation.virtual, "--")]
         if ablation.single_warmup is not None:
             marks.append((ablation.single_warmup, ":"))
+        if ablation.decoupled is not None:
+            marks.append((ablation.decoupled, "-."))
         marked = [
             (100.0 * (getattr(c.metrics, metric) / single - 1.0), style)
             for c, style in marks

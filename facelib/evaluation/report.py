@@ -290,7 +290,8 @@ def ablation_table(
     ablation: Ablation, baseline: Metrics | None = None, *, title: str = ""
 ) -> Table:
     """The loss ablation, one row per trained network (Eq. 2 with both seeds and with
-    the pose warm-up if any, Eq. 2 + virtual views, then the multi-term grid): its
+    the pose warm-up if any, Eq. 2 + virtual views, Eq. 2 decoupled if any, then the
+    multi-term grid): its
     weights, the validation metrics of its kept epoch (aligned shape error, mm;
     reprojection, px; camera rotation, degrees, and translation, mm), and the aligned
     shape and reprojection errors relative to Eq. 2's (Δ; first seed; below 0 % is
@@ -362,7 +363,8 @@ def ablation_table(
 def ablation_verdict(ablation: Ablation) -> list[str]:
     """One line per compared metric of the loss ablation: Eq. 2's value and seed
     spread, how many grid cells are lower and how many by more than that spread, the
-    grid's best and worst, and Eq. 2 + virtual views and Eq. 2 with the warm-up."""
+    grid's best and worst, and Eq. 2 + virtual views, Eq. 2 with the warm-up and Eq.
+    2 decoupled."""
     lines = []
     for metric, unit, spec in (
         ("shape_aligned_mm", "mm", ".3f"),
@@ -371,7 +373,7 @@ def ablation_verdict(ablation: Ablation) -> list[str]:
         single = getattr(ablation.single.metrics, metric)
         spread = ablation.seed_spread(metric)
         values = ablation.values(metric)
-        others = [ablation.virtual, ablation.single_warmup]
+        others = [ablation.virtual, ablation.single_warmup, ablation.decoupled]
         lines.append(
             f"{metric}: Eq. 2 {single:{spec}} {unit} (seed spread {spread:{spec}}); "
             f"{ablation.beating(metric)} of {values.size} multi-term cells lower, "

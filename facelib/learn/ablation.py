@@ -1,5 +1,6 @@
 """The loss ablation: the paper's single term (Eq. 2) against the weighted multi-term
-loss over a grid of its weights, and against Eq. 2 with [13]'s virtual views.
+loss over a grid of its weights, against Eq. 2 with [13]'s virtual views, and against
+Eq. 2 decoupled.
 
 The paper writes that its one reprojection term needs no weights to tune, but shows
 no sweep. :func:`run_ablation` trains one network per loss (:class:`Objective`), with
@@ -13,6 +14,10 @@ in an :class:`Ablation`:
   for the first epochs): the one change that isolates how much of Eq. 2's shape error
   comes from α absorbing the camera's early errors;
 * ``"Eq. 2 + virtual views"``: [13]'s implicit regulariser added;
+* ``"Eq. 2, decoupled"``: Eq. 2 in two reprojection terms, the shape coefficients told
+  only about the shape and the camera only about the camera
+  (:func:`~facelib.learn.losses.decoupled_reprojection_loss`): whether the single term
+  fails on shape because the camera's error reaches α;
 * one cell per (β, γ) of the grid: ``mean (α̂ - α)² + β e_q + γ |t̂ - t|²``.
 
 Every network is kept at its best epoch by its *own* validation loss (the loss it
@@ -76,6 +81,7 @@ class Ablation:
         virtual: Eq. 2 + virtual views.
         grid: the multi-term cells, ``grid[i][j]`` for ``betas[i]``, ``gammas[j]``.
         single_warmup: Eq. 2 with a pose warm-up (``None`` if not asked for).
+        decoupled: Eq. 2, decoupled (``None`` if not asked for).
     """
 
     betas: tuple[float, ...]
@@ -85,6 +91,7 @@ class Ablation:
     virtual: AblationCell
     grid: tuple[tuple[AblationCell, ...], ...]
     single_warmup: AblationCell | None = None
+    decoupled: AblationCell | None = None
 
     def values(self, metric: str) -> np.ndarray:
         """The grid's ``metric`` (one of :data:`COMPARED`), (len(betas),
@@ -115,12 +122,13 @@ class Ablation:
 
     def cells(self) -> list[AblationCell]:
         """Every network: Eq. 2 (both seeds, then with the warm-up if any), Eq. 2 +
-        virtual views, then the grid row by row."""
+        virtual views, Eq. 2 decoupled (if any), then the grid row by row."""
         return [
             self.single,
             self.single_reseeded,
             *([self.single_warmup] if self.single_warmup else []),
             self.virtual,
+            *([self.decoupled] if self.decoupled else []),
             *(c for row in self.grid for c in row),
         ]
 
@@ -164,10 +172,11 @@ def weight_grid(lowest: float, decades: float, n: int) -> tuple[float, ...]:
 
 def cell_name(objective: Objective, seed: int, warmup_epochs: int = 0) -> str:
     """The run folder's name of a cell: ``eq2_seed0``, ``eq2_warmup1_seed0``,
-    ``eq2_virtual_seed0``, ``beta10_gamma0.001_seed0``."""
+    ``eq2_virtual_seed0``, ``eq2_decoupled_seed0``, ``beta10_gamma0.001_seed0``."""
     kind = {
         "reprojection": f"eq2{f'_warmup{warmup_epochs}' * bool(warmup_epochs)}",
         "virtual_views": "eq2_virtual",
+        "decoupled": "eq2_decoupled",
         "multi_term": f"beta{objective.beta:g}_gamma{objective.gamma:g}",
     }[objective.kind]
     return f"{kind}_seed{seed}"
@@ -181,6 +190,7 @@ def run_ablation(
     betas,
     gammas,
     warmup_epochs: int = 0,
+    decoupled: bool = True,
     overwrite: bool = False,
     progress: bool = False,
 ) -> Ablation:
@@ -194,6 +204,7 @@ def run_ablation(
         betas, gammas: the grid's weights (finite, > 0, increasing).
         warmup_epochs: > 0: also train Eq. 2 with α held at the 3DMM mean for this
             many first epochs (the single-view network only).
+        decoupled: also train Eq. 2, decoupled.
         overwrite: retrain finished runs (otherwise a finished run with the same
             configuration on the same data is reused).
         progress: show each run's progress bar.
@@ -253,4 +264,5 @@ def run_ablation(
             if warmup_epochs
             else None
         ),
+        decoupled=cell(Objective("decoupled"), base.seed) if decoupled else None,
     )

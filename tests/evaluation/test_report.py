@@ -261,3 +261,22 @@ def test_ablation_verdict_says_each_metric_in_one_line(made_up_ablation):
         "Eq. 2 + virtual views 2.800"
     )
     assert repro.startswith("reprojection_px: Eq. 2 2.00 px (seed spread 0.20); 1 of 4")
+
+
+def test_the_decoupled_cell_has_its_row_and_its_verdict(made_up_ablation):
+    from dataclasses import replace
+
+    from facelib.evaluation.report import ablation_table, ablation_verdict
+    from facelib.learn.ablation import AblationCell
+    from facelib.learn.losses import Objective
+
+    metrics = replace(made_up_ablation.single.metrics, shape_aligned_mm=2.95)
+    cell = AblationCell(
+        Objective("decoupled"), 0, metrics, [], made_up_ablation.single.path
+    )
+    ablation = replace(made_up_ablation, decoupled=cell)
+    table = ablation_table(ablation)
+    assert len(table.rows) == 8 and table.column("loss")[3] == "Eq. 2, decoupled"
+    assert table.column("shape Δ")[3] == "-1.7 %"
+    shape, _ = ablation_verdict(ablation)
+    assert shape.endswith("Eq. 2 + virtual views 2.800; Eq. 2, decoupled 2.950")

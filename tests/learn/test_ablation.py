@@ -45,10 +45,11 @@ def test_cell_names_are_distinct_folder_names():
         cell_name(Objective(), 0),
         cell_name(Objective(), 1),
         cell_name(Objective("virtual_views"), 0),
+        cell_name(Objective("decoupled"), 0),
         cell_name(Objective("multi_term", 10.0, 0.001), 0),
         cell_name(Objective("multi_term", 10.0, 0.01), 0),
     }
-    assert len(names) == 5 and "beta10_gamma0.001_seed0" in names
+    assert len(names) == 6 and "beta10_gamma0.001_seed0" in names
 
 
 def test_a_small_ablation_trains_every_cell_with_its_loss(tiny_path, tmp_path):
@@ -60,7 +61,14 @@ def test_a_small_ablation_trains_every_cell_with_its_loss(tiny_path, tmp_path):
         base, data, tmp_path, betas=[1.0, 100.0], gammas=[1e-4, 1e-2], warmup_epochs=1
     )
     cells = ablation.cells()
-    assert len(cells) == 8 and len({c.path for c in cells}) == 8
+    assert len(cells) == 9 and len({c.path for c in cells}) == 9
+    assert [c.objective.kind for c in cells[:5]] == [
+        "reprojection",
+        "reprojection",
+        "reprojection",
+        "virtual_views",
+        "decoupled",
+    ]
     for c in cells:
         config = json.loads((c.path / "model.json").read_text())["config"]
         assert (
@@ -86,6 +94,13 @@ def test_a_small_ablation_trains_every_cell_with_its_loss(tiny_path, tmp_path):
     again = run_ablation(base, data, tmp_path, betas=[1.0, 100.0], gammas=[1e-4, 1e-2])
     assert again.single.metrics == ablation.single.metrics
     assert again.single_warmup is None
+    assert again.decoupled.metrics == ablation.decoupled.metrics
+    assert (
+        run_ablation(
+            base, data, tmp_path, betas=[1.0], gammas=[1e-4], decoupled=False
+        ).decoupled
+        is None
+    )
     with pytest.raises(ValueError, match="increasing"):
         run_ablation(base, data, tmp_path, betas=[10.0, 1.0], gammas=[1.0])
     with pytest.raises(ValueError, match="only the single-view network"):
