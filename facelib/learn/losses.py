@@ -324,6 +324,7 @@ def virtual_view_loss(
 
 
 def decoupled_reprojection_loss(
+    *,
     shape_pred: torch.Tensor,
     q_pred: torch.Tensor,
     t_pred: torch.Tensor,

@@ -401,17 +401,16 @@ def slow_pixel_loss(shape_a, q_a, t_a, shape_b, q_b, t_b, K):
     return total / B
 
 
-def eq2_positional(shape_pred, q_pred, t_pred, shape_true, q_true, t_true, K):
-    """:func:`reprojection_loss` called with positions (it takes keywords only)."""
-    return reprojection_loss(
-        shape_pred=shape_pred,
-        q_pred=q_pred,
-        t_pred=t_pred,
-        shape_true=shape_true,
-        q_true=q_true,
-        t_true=t_true,
-        K=K,
-    )
+NAMES = ("shape_pred", "q_pred", "t_pred", "shape_true", "q_true", "t_true", "K")
+
+
+def positional(loss):
+    """``loss`` (keywords only) called with its seven tensors by position."""
+    return lambda *tensors: loss(**dict(zip(NAMES, tensors, strict=True)))
+
+
+eq2_positional = positional(reprojection_loss)
+decoupled = positional(decoupled_reprojection_loss)
 
 
 def test_decoupled_loss_is_two_slow_reprojections_and_keeps_shape_from_camera():
@@ -423,7 +422,7 @@ def test_decoupled_loss_is_two_slow_reprojections_and_keeps_shape_from_camera():
     ).expand_as(q)
     q_pred = torch.nn.functional.normalize(q + 0.05 * q_pred, dim=-1)
     t_pred = t + torch.tensor([5.0, -4.0, 20.0], dtype=torch.float64)
-    loss = decoupled_reprojection_loss(shape_pred, q_pred, t_pred, shape, q, t, K)
+    loss = decoupled(shape_pred, q_pred, t_pred, shape, q, t, K)
     expected = slow_pixel_loss(shape_pred, q, t, shape, q, t, K) + slow_pixel_loss(
         shape, q_pred, t_pred, shape, q, t, K
     )
@@ -431,7 +430,7 @@ def test_decoupled_loss_is_two_slow_reprojections_and_keeps_shape_from_camera():
     # the true camera predicted: Eq. 2 itself; the true shape predicted: likewise
     for args in ((shape_pred, q, t), (shape, q_pred, t_pred)):
         eq2 = eq2_positional(*args, shape, q, t, K)
-        split = decoupled_reprojection_loss(*args, shape, q, t, K)
+        split = decoupled(*args, shape, q, t, K)
         assert split.item() == pytest.approx(eq2.item(), rel=1e-12)
 
     # the shape's gradient does not depend on the predicted camera, nor the camera's
@@ -442,9 +441,9 @@ def test_decoupled_loss_is_two_slow_reprojections_and_keeps_shape_from_camera():
         loss_fn(s, q_pred, cam_t, shape, q, t, K).backward()
         return s.grad, cam_t.grad
 
-    base = gradients(decoupled_reprojection_loss, shape_pred, t_pred)
-    moved_camera = gradients(decoupled_reprojection_loss, shape_pred, t_pred + 30.0)
-    moved_shape = gradients(decoupled_reprojection_loss, shape_pred + 2.0, t_pred)
+    base = gradients(decoupled, shape_pred, t_pred)
+    moved_camera = gradients(decoupled, shape_pred, t_pred + 30.0)
+    moved_shape = gradients(decoupled, shape_pred + 2.0, t_pred)
     torch.testing.assert_close(moved_camera[0], base[0], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(moved_shape[1], base[1], rtol=1e-12, atol=1e-12)
     eq2_base = gradients(eq2_positional, shape_pred, t_pred)
