@@ -215,21 +215,12 @@ def _table1(data, runs, device, workers) -> tuple[list[dict], object]:
 
 def _real_face(data, networks) -> list[dict]:
     from facelib.evaluation.real_face import (
-        photograph_real_face,
-        pose_like_mean,
+        photograph_in_data_framing,
         reconstruct_real_face,
     )
-    from facelib.real.scan import TexturedScan, load_james
+    from facelib.real.scan import load_james
 
-    real = load_james()
-    focal = float(data.array("K")[0, 0, 0, 0])
-    fov_deg = float(np.degrees(2 * np.arctan(data.image_size / 2 / focal)))
-    posed = pose_like_mean(
-        real.scan, data.morphable_model.mean, data.template.landmarks
-    )
-    photos = photograph_real_face(
-        TexturedScan(posed, real.uv, real.texture), data.image_size, fov_deg
-    )
+    photos, posed = photograph_in_data_framing(load_james(), data)
     scores = reconstruct_real_face(photos, posed, data, networks)
     mean = float(np.mean(scores["3DMM Mean"]))
     return [
@@ -316,9 +307,13 @@ def main(argv: list[str] | None = None) -> dict:
     stages = [("machine", stage_machine)]
     if cuda:
         stages.append(("matmul_peak", lambda: matmul_peak_tflops()))
+
+    def stage_throughput():
+        peak = record["stages"].get("matmul_peak", {}).get("result")
+        return _throughput(params, peak)
+
     if not args.no_throughput:
-        peak = lambda: record["stages"].get("matmul_peak", {}).get("result")  # noqa
-        stages.append(("throughput", lambda: _throughput(params, peak())))
+        stages.append(("throughput", stage_throughput))
     stages += [("dataset", stage_dataset)]
     stages += [(name, stage_network(name)) for name in network_starts]
     stages += [

@@ -52,15 +52,14 @@ from facelib.evaluation.real_face import (
     average_landmarks,
     landmark_check,
     landmark_nme,
-    photograph_real_face,
-    pose_like_mean,
+    photograph_in_data_framing,
     reconstruct_real_face,
 )
 from facelib.evaluation.table1 import ROWS, write_tables
 from facelib.learn.nets import ViewAverage
 from facelib.learn.validation import MeanShapeBaseline, validate
 from facelib.real.realism import our_framing, real_crops
-from facelib.real.scan import TexturedScan, load_james
+from facelib.real.scan import load_james
 from facelib.tables import Table, fmt, table_from_records
 
 data = load_dataset(repo_root() / "data" / profile)
@@ -316,13 +315,7 @@ viz.scan_comparison_figure(
 # The row to beat is 3DMM Mean: a network that learned nothing answers the mean face.
 
 # %% tags=["nbval-ignore-output"]
-real = load_james()
-focal = float(data.array("K")[0, 0, 0, 0])  # the phone's focal length, px
-fov_deg = float(np.degrees(2 * np.arctan(data.image_size / 2 / focal)))
-posed = pose_like_mean(real.scan, morphable_model.mean, template.landmarks)
-photos = photograph_real_face(
-    TexturedScan(posed, real.uv, real.texture), data.image_size, fov_deg
-)
+photos, posed = photograph_in_data_framing(load_james(), data)
 real_scores = reconstruct_real_face(photos, posed, data, networks)
 fig = viz.image_grid(
     photos.images[:4].reshape(-1, 3, data.image_size, data.image_size).numpy(),

@@ -43,6 +43,7 @@ __all__ = [
     "RealFacePhotographs",
     "pose_like_mean",
     "photograph_real_face",
+    "photograph_in_data_framing",
     "reconstruct_real_face",
 ]
 
@@ -130,6 +131,26 @@ def photograph_real_face(
             images.append((out * 255).round().to(torch.uint8))
             names.append(f"light {i + 1}, {d:.0f} mm")
     return RealFacePhotographs(torch.stack(images), names)
+
+
+def photograph_in_data_framing(
+    face: TexturedScan,
+    data: Dataset,
+    settings: RealFaceSettings = RealFaceSettings(),
+) -> tuple[RealFacePhotographs, RawScan]:
+    """A real textured scan (in its own frame) posed like the 3DMM mean
+    (:func:`pose_like_mean`) and photographed (:func:`photograph_real_face`) at the
+    data set's image size and field of view (that of its phone's focal length, ``K[0,
+    0]`` of the first photograph, px). Returns the photographs and the posed scan, which
+    their reconstructions are scored against (:func:`reconstruct_real_face`)."""
+    focal = float(data.array("K")[0, 0, 0, 0])
+    fov_deg = float(np.degrees(2 * np.arctan(data.image_size / 2 / focal)))
+    model, template = data.morphable_model, data.template
+    posed = pose_like_mean(face.scan, model.mean, template.landmarks)
+    photos = photograph_real_face(
+        TexturedScan(posed, face.uv, face.texture), data.image_size, fov_deg, settings
+    )
+    return photos, posed
 
 
 def reconstruct_real_face(

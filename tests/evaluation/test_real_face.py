@@ -3,6 +3,7 @@ out by hand, a scan moved by a known rigid motion and brought back, a textured s
 whose photograph is known pixel by pixel, the 3DMM's mean face (its own projection),
 and stand-in networks whose predictions are known (their landmarks projected here)."""
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -19,6 +20,7 @@ from facelib.evaluation.real_face import (
     average_landmarks,
     landmark_check,
     landmark_nme,
+    photograph_in_data_framing,
     photograph_real_face,
     pose_like_mean,
     reconstruct_real_face,
@@ -209,6 +211,29 @@ def test_photograph_of_james_posed_like_the_mean(james, data):
     assert xs.mean() == pytest.approx(15.5, abs=3.0)
     assert head[16, 16] and head[12:20, 12:20].all()
     assert not np.array_equal(img[0], img[2])
+
+
+def test_photograph_in_data_framing_uses_the_data_sets_phone(james, data):
+    """The same photographs as posing and photographing by hand at the data set's image
+    size, with the field of view whose focal length is the data set's K[0, 0]."""
+    settings = RealFaceSettings(
+        distances_mm=(570.0,), lights=RealFaceSettings().lights[:1]
+    )
+    photos, posed = photograph_in_data_framing(james, data, settings)
+    by_hand = pose_like_mean(
+        james.scan, data.morphable_model.mean, data.template.landmarks
+    )
+    np.testing.assert_array_equal(posed.vertices, by_hand.vertices)
+    focal = float(data.K[0, 0, 0, 0])
+    S = data.image_size
+    fov = 2 * math.degrees(math.atan2(S / 2, focal))
+    assert 0.5 * S / math.tan(math.radians(fov / 2)) == pytest.approx(focal)
+    expected = photograph_real_face(
+        TexturedScan(by_hand, james.uv, james.texture), S, fov, settings
+    )
+    # the same photographs, to a grey level (atan2 against atan of a ratio)
+    diff = (photos.images.int() - expected.images.int()).abs()
+    assert diff.max() <= 1 and diff.float().mean() < 0.01
 
 
 # --- span_check ----------------------------------------------------------------------
