@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from facelib.data.dataset import load_dataset
 from facelib.learn.ablation import Ablation, AblationCell
 from facelib.learn.losses import Objective
 from facelib.learn.validation import Metrics
@@ -44,6 +45,12 @@ def tiny_root(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_path(tiny_root):
     return tiny_root / "tiny"
+
+
+@pytest.fixture(scope="module")
+def data(tiny_path):
+    """The tiny data set, loaded once per test module."""
+    return load_dataset(tiny_path)
 
 
 @pytest.fixture()

@@ -44,6 +44,8 @@ __all__ = [
     "pose_like_mean",
     "photograph_real_face",
     "photograph_in_data_framing",
+    "predict_real_face",
+    "score_real_face",
     "reconstruct_real_face",
 ]
 
@@ -69,10 +71,12 @@ class RealFaceSettings:
 @dataclass
 class RealFacePhotographs:
     """images (C, Y, 3, S, S) uint8: one set of Y photographs (increasing yaw) per
-    condition; conditions: (C,) names ``"light i, d mm"``."""
+    condition; conditions: (C,) names ``"light i, d mm"``; ``distances_mm`` (C,): each
+    set's camera distance (empty when not known)."""
 
     images: torch.Tensor
     conditions: list[str]
+    distances_mm: tuple[float, ...] = ()
 
 
 def pose_like_mean(scan: RawScan, mean_shape: np.ndarray, landmark_ids) -> RawScan:
@@ -106,7 +110,7 @@ def photograph_real_face(
         torch.from_numpy(np.array(face.texture)).permute(2, 0, 1).float()[None] / 255.0
     )
     K = intrinsics_from_fov(fov_deg, image_size, image_size).expand(Y, 3, 3)
-    images, names = [], []
+    images, names, distances = [], [], []
     for i, (direction, ambient, diffuse) in enumerate(settings.lights):
         for d in settings.distances_mm:
             angles = torch.stack([yaws, torch.zeros(Y), torch.zeros(Y)], -1)
@@ -130,7 +134,8 @@ def photograph_real_face(
             ).images
             images.append((out * 255).round().to(torch.uint8))
             names.append(f"light {i + 1}, {d:.0f} mm")
-    return RealFacePhotographs(torch.stack(images), names)
+            distances.append(float(d))
+    return RealFacePhotographs(torch.stack(images), names, tuple(distances))
 
 
 def photograph_in_data_framing(
@@ -153,6 +158,34 @@ def photograph_in_data_framing(
     return photos, posed
 
 
+def predict_real_face(
+    photographs: RealFacePhotographs,
+    data: Dataset,
+    networks: dict[str, torch.nn.Module],
+) -> list[dict[str, np.ndarray]]:
+    """Every row of Table 1 (:data:`ROWS`) on each condition's set of photographs: per
+    condition, the predicted shape (P, 3) mm of every row."""
+    with torch.no_grad():
+        return [
+            predict_rows(frames, data.morphable_model, networks)[0]
+            for frames in photographs.images
+        ]
+
+
+def score_real_face(
+    shapes: list[dict[str, np.ndarray]], scan: RawScan, data: Dataset
+) -> dict[str, np.ndarray]:
+    """ARMSE (mm) against ``scan`` of every row of Table 1 (:data:`ROWS`) on each
+    condition, (C,) per row, from the shapes :func:`predict_real_face` returned."""
+    scores: dict[str, list[float]] = {row: [] for row in ROWS}
+    template = data.template
+    for by_row in shapes:
+        scored = score_rows(by_row, template.faces, template.landmarks, scan)
+        for row in ROWS:
+            scores[row].append(scored[row].armse_mm)
+    return {row: np.array(v) for row, v in scores.items()}
+
+
 def reconstruct_real_face(
     photographs: RealFacePhotographs,
     scan: RawScan,
@@ -160,16 +193,9 @@ def reconstruct_real_face(
     networks: dict[str, torch.nn.Module],
 ) -> dict[str, np.ndarray]:
     """ARMSE (mm) of every row of Table 1 (:data:`ROWS`) on each condition, (C,) per
-    row: each set of photographs reconstructed and scored against ``scan``."""
-    scores: dict[str, list[float]] = {row: [] for row in ROWS}
-    model, template = data.morphable_model, data.template
-    with torch.no_grad():
-        for frames in photographs.images:
-            shapes, _ = predict_rows(frames, model, networks)
-            scored = score_rows(shapes, template.faces, template.landmarks, scan)
-            for row in ROWS:
-                scores[row].append(scored[row].armse_mm)
-    return {row: np.array(v) for row, v in scores.items()}
+    row: each set of photographs reconstructed (:func:`predict_real_face`) and scored
+    against ``scan`` (:func:`score_real_face`)."""
+    return score_real_face(predict_real_face(photographs, data, networks), scan, data)
 
 
 @dataclass(frozen=True)

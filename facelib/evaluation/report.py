@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from facelib.evaluation.identity import IdentityReading
 from facelib.evaluation.table1 import ROWS, RowSummary
 from facelib.learn.validation import Metrics
 from facelib.tables import Table, fmt
@@ -30,6 +31,10 @@ __all__ = [
     "order_table",
     "network_errors_table",
     "real_face_table",
+    "real_face_distance_table",
+    "identity_reading_table",
+    "leading_mode_table",
+    "band_rms_table",
     "frame_curve_table",
     "beyond_table1_table",
     "ablation_table",
@@ -236,6 +241,117 @@ def real_face_table(scores: dict[str, np.ndarray], *, title: str = "") -> Table:
             for row, v in scores.items()
         ],
         title=title,
+    )
+
+
+def real_face_distance_table(
+    scores: dict[str, np.ndarray], distances_mm: tuple[float, ...], *, title: str = ""
+) -> Table:
+    """Every row's change against 3DMM Mean on the real face at each camera distance:
+    ``scores`` (C,) mm per row (:func:`facelib.evaluation.real_face.
+    reconstruct_real_face`), ``distances_mm`` (C,) the distance of each set; the sets
+    at one distance are averaged."""
+    distances = np.asarray(distances_mm, dtype=np.float64)
+    mean = np.asarray(scores["3DMM Mean"])
+    if distances.shape != mean.shape:
+        raise ValueError(
+            f"expected one distance per set of photographs, {mean.shape}, got "
+            f"{distances.shape}"
+        )
+    levels = sorted(set(distances.tolist()))
+    return Table(
+        columns=("row", *(f"{d:.0f} mm" for d in levels)),
+        rows=[
+            (
+                row,
+                *(
+                    _change_tenths(
+                        float(np.mean(v[distances == d]))
+                        / float(np.mean(mean[distances == d]))
+                        - 1
+                    )
+                    for d in levels
+                ),
+            )
+            for row, v in scores.items()
+            if row != "3DMM Mean"
+        ],
+        title=title,
+        notes=["change of the ARMSE against 3DMM Mean's at the same distance"],
+    )
+
+
+def identity_reading_table(
+    readings: dict[str, dict[str, IdentityReading]], *, title: str = ""
+) -> Table:
+    """Per row of Table 1, the mean cosine, gain and error of its reconstructions
+    (:func:`facelib.evaluation.identity.identity_reading`) on each group of faces,
+    ``readings[group][row]``; the groups are the column triples, in order."""
+    groups = list(readings)
+    rows = list(readings[groups[0]])
+    measures = ("cosine", "gain", "error")
+    return Table(
+        columns=("row", *(f"{g}: {what}" for g in groups for what in measures)),
+        rows=[
+            (
+                row,
+                *(
+                    f"{np.mean(getattr(readings[g][row], what)):+.2f}"
+                    if what != "error"
+                    else f"{np.mean(readings[g][row].error):.2f}"
+                    for g in groups
+                    for what in measures
+                ),
+            )
+            for row in rows
+        ],
+        title=title,
+        notes=[
+            "deviations from the mean face over the protocol's crop, each face "
+            "aligned onto the mean by a similarity; cosine: 1 the person's own face, "
+            "0 nothing of it; gain: the share of the person's deviation the "
+            "prediction carries; error: what is left, the mean face's = 1"
+        ],
+    )
+
+
+def leading_mode_table(
+    scores: dict[int, float], mean_mm: float, *, title: str = ""
+) -> Table:
+    """ARMSE (mm) of a face's 3DMM projection cut to its first k modes
+    (:func:`facelib.evaluation.identity.leading_mode_scores`), and its change against
+    the mean face's ``mean_mm``."""
+    return Table(
+        columns=("modes read", "ARMSE (mm)", "vs 3DMM Mean"),
+        rows=[
+            (
+                "none (the mean face)" if k == 0 else f"the first {k}",
+                f"{v:.2f}",
+                "" if k == 0 else _change_tenths(v / mean_mm - 1),
+            )
+            for k, v in scores.items()
+        ],
+        title=title,
+    )
+
+
+def band_rms_table(
+    bands: tuple[tuple[int, int], ...],
+    rms: dict[str, list[float]],
+    *,
+    title: str = "",
+) -> Table:
+    """The RMS (standard deviations) of 3DMM coefficients over bands of modes
+    ``(first, last)`` (:func:`facelib.evaluation.identity.band_rms`), one column per
+    group of faces ``rms[group]`` (one value per band)."""
+    return Table(
+        columns=("modes", *(f"{g}: RMS (σ)" for g in rms)),
+        rows=[
+            (f"{first}-{last}", *(f"{values[i]:.2f}" for values in rms.values()))
+            for i, (first, last) in enumerate(bands)
+        ],
+        title=title,
+        notes=["a face drawn from the 3DMM's population has about 1 in every band"],
     )
 
 

@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 import torch
 
-from facelib.data.dataset import load_dataset
 from facelib.learn import training
 from facelib.learn.checkpoints import build_network, load_model, save_model
 from facelib.learn.nets import MultiView, SingleView
@@ -29,11 +28,6 @@ CONFIG = TrainConfig(
 )
 RESTART = r"delete the run folder's last\.\* and best\.\* to restart it, or pass "
 DAMAGED = r"model\.json was edited or damaged: restore it, or retrain"
-
-
-@pytest.fixture(scope="module")
-def data(tiny_path):
-    return load_dataset(tiny_path)
 
 
 @pytest.fixture(scope="module")

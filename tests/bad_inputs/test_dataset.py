@@ -20,11 +20,6 @@ from facelib.data.scan import load_scan
 FIX = r"01_dataset.*PROFILE=tiny"  # every load error says what to re-run
 
 
-@pytest.fixture(scope="module")
-def data(tiny_path):
-    return load_dataset(tiny_path)
-
-
 def read_manifest(folder):
     return json.loads((folder / "manifest.json").read_text())
 

@@ -13,17 +13,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from facelib.data.dataset import load_dataset
 from facelib.learn import training
 from facelib.learn.training import TrainConfig, TrainState, train
 from facelib.storage import file_sha256
 
 FAST = dict(width=0.125, batch_size=4, epochs=1, max_steps_per_epoch=3, patience=5)
-
-
-@pytest.fixture(scope="module")
-def data(tiny_path):
-    return load_dataset(tiny_path)
 
 
 # ------------------------------------------------------------------ TrainConfig

@@ -44,11 +44,6 @@ DOCUMENTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def data(tiny_path):
-    return load_dataset(tiny_path)
-
-
 def inputs(data: Dataset) -> dict:
     """write_dataset's arguments for a copy of ``data`` (without scans)."""
     return dict(

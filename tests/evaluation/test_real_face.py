@@ -11,7 +11,6 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from facelib.data.dataset import load_dataset
 from facelib.data.scan import RawScan
 from facelib.data.template import IBUG51
 from facelib.evaluation.real_face import (
@@ -31,11 +30,6 @@ from facelib.geometry.camera import intrinsics_from_fov
 from facelib.real.scan import TexturedScan
 
 BACKGROUND = round(0.45 * 255)  # 115
-
-
-@pytest.fixture(scope="module")
-def data(tiny_path):
-    return load_dataset(tiny_path)
 
 
 def rotation(q: np.ndarray) -> np.ndarray:
@@ -153,6 +147,7 @@ def test_photographs_of_a_textured_square():
         "light 2, 400 mm",
         "light 2, 800 mm",
     ]
+    assert photos.distances_mm == (400.0, 800.0, 400.0, 800.0)
     img = images.numpy().astype(int)
     # the corners are background
     for y, x in [(0, 0), (0, S - 1), (S - 1, 0), (S - 1, S - 1)]:

@@ -3,15 +3,21 @@ metrics and Table 1 summaries."""
 
 import math
 
+import numpy as np
 import pytest
 
+from facelib.evaluation.identity import IdentityReading
 from facelib.evaluation.report import (
     OrderCheck,
     _change,
+    band_rms_table,
+    identity_reading_table,
     identity_signal_table,
+    leading_mode_table,
     network_errors_table,
     order_checks,
     order_table,
+    real_face_distance_table,
     table1_table,
     validation_table,
 )
@@ -280,3 +286,58 @@ def test_the_decoupled_cell_has_its_row_and_its_verdict(made_up_ablation):
     assert table.column("shape Δ")[3] == "-1.7 %"
     shape, _ = ablation_verdict(ablation)
     assert shape.endswith("Eq. 2 + virtual views 2.800; Eq. 2, decoupled 2.950")
+
+
+def test_identity_reading_table_cell_by_cell():
+    def reading(cos, gain, err):
+        return IdentityReading(np.array(cos), np.array(gain), np.array(err))
+
+    world = {
+        "SV": reading([0.2, 0.4], [0.1, 0.3], [0.99, 0.97]),
+        "MV": reading([-0.5], [0.0], [1.2]),
+    }
+    real = {
+        "SV": reading([0.0], [-0.01], [1.0]),
+        "MV": reading([0.25, 0.75], [1.0, 2.0], [0.5, 0.6]),
+    }
+    table = identity_reading_table({"ours": world, "james": real}, title="t")
+    assert table.columns == (
+        "row",
+        "ours: cosine",
+        "ours: gain",
+        "ours: error",
+        "james: cosine",
+        "james: gain",
+        "james: error",
+    )
+    assert table.rows == (
+        ("SV", "+0.30", "+0.20", "0.98", "+0.00", "-0.01", "1.00"),
+        ("MV", "-0.50", "+0.00", "1.20", "+0.50", "+1.50", "0.55"),
+    )
+
+
+def test_leading_mode_table_cell_by_cell():
+    table = leading_mode_table({0: 4.0, 10: 3.0, 71: 1.7}, 4.0)
+    assert table.rows == (
+        ("none (the mean face)", "4.00", ""),
+        ("the first 10", "3.00", "-25.0 %"),
+        ("the first 71", "1.70", "-57.5 %"),
+    )
+
+
+def test_band_rms_table_cell_by_cell():
+    table = band_rms_table(((1, 10), (11, 71)), {"a": [1.0, 2.944], "b": [0.5, 1.0]})
+    assert table.columns == ("modes", "a: RMS (σ)", "b: RMS (σ)")
+    assert table.rows == (("1-10", "1.00", "0.50"), ("11-71", "2.94", "1.00"))
+
+
+def test_real_face_distance_table_cell_by_cell():
+    scores = {
+        "3DMM Mean": np.array([4.0, 2.0, 4.0, 2.0]),
+        "MV": np.array([3.0, 2.2, 3.4, 2.2]),
+    }
+    table = real_face_distance_table(scores, (480.0, 660.0, 480.0, 660.0))
+    assert table.columns == ("row", "480 mm", "660 mm")
+    assert table.rows == (("MV", "-20.0 %", "+10.0 %"),)
+    with pytest.raises(ValueError, match="one distance per set"):
+        real_face_distance_table(scores, (480.0,))

@@ -6,7 +6,6 @@ import pytest
 import torch
 from PIL import Image
 
-from facelib.data.dataset import load_dataset
 from facelib.evaluation.metrics import armse
 from facelib.evaluation.user_photos import (
     capture_photographs,
@@ -16,11 +15,6 @@ from facelib.evaluation.user_photos import (
 )
 from facelib.geometry.camera import quaternion_to_yaw_pitch_roll
 from facelib.reconstruct.export import to_file_frame, write_obj
-
-
-@pytest.fixture(scope="module")
-def data(tiny_path):
-    return load_dataset(tiny_path)
 
 
 def test_capture_photographs_are_the_frames_nearest_the_yaws(data, tmp_path):

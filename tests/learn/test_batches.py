@@ -4,15 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from facelib.data.dataset import load_dataset
 from facelib.geometry.camera import quaternion_to_yaw_pitch_roll
 from facelib.learn.batches import Batch, SceneSampler, seeded_generator
 from facelib.learn.views import select_views
-
-
-@pytest.fixture(scope="module")
-def data(tiny_path):
-    return load_dataset(tiny_path)
 
 
 def test_seeded_generators_are_reproducible_and_distinct():

@@ -14,7 +14,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from facelib.data.dataset import load_dataset
 from facelib.learn import distributed
 from facelib.learn.batches import SceneSampler, seeded_generator
 from facelib.learn.train import main, parse_settings
@@ -34,11 +33,6 @@ SETTINGS = dict(
     ema_decay=0.5,
     pose_warmup_epochs=1,
 )
-
-
-@pytest.fixture(scope="module")
-def data(tiny_path):
-    return load_dataset(tiny_path)
 
 
 def torchrun(tiny_path, run_dir, *extra) -> subprocess.CompletedProcess:

@@ -9,16 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from facelib.data.dataset import load_dataset
 from facelib.learn.checkpoints import load_model
 from facelib.learn.training import TrainConfig, TrainState, train
 
 FAST = dict(width=0.125, batch_size=4, epochs=2, max_steps_per_epoch=3, patience=5)
-
-
-@pytest.fixture(scope="module")
-def data(tiny_path):
-    return load_dataset(tiny_path)
 
 
 def weights(run):
