@@ -37,6 +37,7 @@ profile = "smoke"
 seed = 0  # seeds the bootstrap
 # test subjects used for the ARMSE-versus-frames curve (it scores many predictions)
 curve_subjects = 4
+head_swap_subjects = 8  # test faces photographed in their own and in another head
 device = "cpu"  # where the networks run ("cuda" on a GPU)
 workers = 2  # processes that score the predictions (ARMSE runs on the CPU)
 
@@ -64,6 +65,7 @@ from facelib.learn.validation import MeanShapeBaseline, validate
 from facelib.real.realism import our_framing, real_crops
 from facelib.real.scan import load_james
 from facelib.tables import Table, fmt, table_from_records
+from facelib.world.head_swap import photograph_head_swap
 from facelib.world.registration import register
 
 data = load_dataset(repo_root() / "data" / profile)
@@ -380,6 +382,60 @@ report.identity_reading_table(
         f"what each row reads of a face: {len(evaluation.keys)} captures, and "
         f"{len(real_shapes)} sets of photographs of james"
     ),
+)
+
+# %% [markdown]
+# **Where do the networks look: at the face, or at the head round it?** In our world
+# a head (scalp, ears, the shape under the hair, neck) is built from the same
+# anatomical parameters as its face, so its outline tells of the face; a real
+# person's head tells much less. Each of the first test faces is photographed twice
+# under the same cameras, lights, places and appearance (`facelib.world.head_swap`): in
+# its own head, and in the head built from the next test identity's parameters. The
+# face's pixels are the same; an answer that follows the face reads the face, one that
+# follows the other identity reads the head. The single-view network sees the frontal
+# photograph, the multi-view ones all three.
+
+# %% tags=["nbval-ignore-output"]
+swap = photograph_head_swap(data, data.subjects("test")[:head_swap_subjects])
+shown = morphable_model.shape(
+    morphable_model.coefficients(data.tensor("shapes", swap.subjects))
+).numpy()
+heads_of = morphable_model.shape(
+    morphable_model.coefficients(data.tensor("shapes", swap.head_subjects))
+).numpy()
+views = {"SV": 1, "MV Concat": slice(None), "MV Shape-Concat": slice(None)}
+swap_readings = {
+    name: {
+        photographs: identity.network_readings(
+            morphable_model,
+            networks[name],
+            images[:, views[name]],
+            {"face": shown, "head": shown if photographs == "own head" else heads_of},
+            region,
+        )
+        for photographs, images in (
+            ("own head", swap.own),
+            ("another's head", swap.swapped),
+        )
+    }
+    for name in views
+}
+fig = viz.image_grid(
+    torch.stack([swap.own[:3], swap.swapped[:3]], 1).reshape(
+        -1, 3, *swap.own.shape[-2:]
+    ),
+    columns=6,
+    titles=[
+        f"{which} · {y:+.0f}°"
+        for _ in range(3)
+        for which in ("own head", "another's")
+        for y in (-45, 0, 45)
+    ],
+    size=1.3,
+)
+report.head_swap_table(
+    swap_readings,
+    title=f"where the networks look: {len(swap.subjects)} test faces in two heads",
 )
 
 # %% [markdown]

@@ -46,6 +46,7 @@ __all__ = [
     "protocol_region",
     "identity_reading",
     "readings_by_row",
+    "network_readings",
     "shape_coefficients",
     "leading_mode_scores",
     "band_rms",
@@ -146,6 +147,33 @@ def readings_by_row(
             np.stack([by_row[row] for by_row in shapes]), true, mean, region
         )
         for row in rows
+    }
+
+
+def network_readings(
+    model: MorphableModel,
+    network: torch.nn.Module,
+    images: torch.Tensor,
+    faces: dict[str, np.ndarray],
+    region: np.ndarray,
+    *,
+    batch: int = 64,
+) -> dict[str, IdentityReading]:
+    """Reconstruct ``images`` with ``network`` (uint8, (N, 3, S, S) for a single-view
+    network or (N, V, 3, S, S) for a multi-view one; in batches of ``batch``) and read
+    the N answers against each set of ``faces`` (N, P, 3) mm, by name."""
+    device = next(network.parameters()).device
+    with torch.no_grad():
+        alpha = torch.cat(
+            [
+                network(images[i : i + batch].to(device)).alpha.cpu()
+                for i in range(0, len(images), batch)
+            ]
+        )
+    predicted = model.shape(alpha.double()).numpy()
+    return {
+        name: identity_reading(predicted, true, model.mean, region)
+        for name, true in faces.items()
     }
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "real_face_table",
     "real_face_distance_table",
     "identity_reading_table",
+    "head_swap_table",
     "leading_mode_table",
     "band_rms_table",
     "frame_curve_table",
@@ -311,6 +312,41 @@ def identity_reading_table(
             "aligned onto the mean by a similarity; cosine: 1 the person's own face, "
             "0 nothing of it; gain: the share of the person's deviation the "
             "prediction carries; error: what is left, the mean face's = 1"
+        ],
+    )
+
+
+def head_swap_table(
+    readings: dict[str, dict[str, dict[str, IdentityReading]]], *, title: str = ""
+) -> Table:
+    """Where each network looks (:mod:`facelib.world.head_swap`):
+    ``readings[network][photographs]`` holds the readings of its answers against the
+    ``"face"`` shown and against the ``"head"``'s identity; one table row per network
+    and set of photographs, with the mean cosine against each and the error against
+    the face."""
+    return Table(
+        columns=(
+            "network",
+            "photographs",
+            "cosine with the face",
+            "cosine with the head's identity",
+            "error against the face",
+        ),
+        rows=[
+            (
+                network,
+                photographs,
+                f"{np.mean(r['face'].cosine):+.2f}",
+                f"{np.mean(r['head'].cosine):+.2f}",
+                f"{np.mean(r['face'].error):.2f}",
+            )
+            for network, by_photographs in readings.items()
+            for photographs, r in by_photographs.items()
+        ],
+        title=title,
+        notes=[
+            "cosine and error as in the table above; in its own head, the head's "
+            "identity is the face's"
         ],
     )
 

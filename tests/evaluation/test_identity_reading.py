@@ -17,6 +17,7 @@ from facelib.evaluation.identity import (
     leading_mode_scores,
     mode_bands,
     mode_counts,
+    network_readings,
     protocol_region,
     readings_by_row,
     shape_coefficients,
@@ -157,3 +158,41 @@ def test_mode_counts_and_bands_by_hand():
     assert mode_bands(71) == ((1, 10), (11, 40), (41, 71))
     assert mode_bands(22) == ((1, 10), (11, 22))
     assert mode_bands(8) == ((1, 8),)
+
+
+class FixedShapes(torch.nn.Module):
+    """Answers the coefficients it holds, one row per image, in order."""
+
+    def __init__(self, alpha: np.ndarray):
+        super().__init__()
+        self.alpha = torch.nn.Parameter(torch.as_tensor(alpha), requires_grad=False)
+        self.seen = 0
+
+    def forward(self, images):
+        rows = self.alpha[self.seen : self.seen + len(images)]
+        self.seen += len(images)
+        return type("Prediction", (), {"alpha": rows})()
+
+
+def test_network_readings_in_batches(data):
+    """Three answers in batches of 2: the person's own face, the mean face and another
+    face; read against the right faces and against the wrong ones."""
+    model, template = data.morphable_model, data.template
+    rng = np.random.default_rng(5)
+    alpha = rng.normal(size=(3, model.n_modes))
+    alpha[1] = 0.0
+    faces = model.shape(torch.from_numpy(alpha)).numpy()
+    region = protocol_region(model.mean, template.landmarks)
+    images = torch.zeros(3, 3, 4, 4, dtype=torch.uint8)
+    got = network_readings(
+        model,
+        FixedShapes(alpha),
+        images,
+        {"right": faces, "rolled": faces[[2, 0, 1]]},
+        region,
+        batch=2,
+    )
+    np.testing.assert_allclose(got["right"].error[[0, 2]], [0, 0], atol=1e-9)
+    assert got["right"].cosine[1] == 0.0  # the mean face carries nothing
+    assert got["rolled"].error[0] > 0.5  # another face: far from this one
+    np.testing.assert_allclose(got["rolled"].error[1], 1.0, atol=1e-9)  # the mean

@@ -11,6 +11,7 @@ from facelib.evaluation.report import (
     OrderCheck,
     _change,
     band_rms_table,
+    head_swap_table,
     identity_reading_table,
     identity_signal_table,
     leading_mode_table,
@@ -341,3 +342,23 @@ def test_real_face_distance_table_cell_by_cell():
     assert table.rows == (("MV", "-20.0 %", "+10.0 %"),)
     with pytest.raises(ValueError, match="one distance per set"):
         real_face_distance_table(scores, (480.0,))
+
+
+def test_head_swap_table_cell_by_cell():
+    def reading(cos, err):
+        return IdentityReading(np.array(cos), np.zeros(len(cos)), np.array(err))
+
+    readings = {
+        "MV": {
+            "own head": {"face": reading([0.3], [0.9]), "head": reading([0.3], [0.9])},
+            "another's head": {
+                "face": reading([0.1, 0.2], [1.0, 0.98]),
+                "head": reading([0.25], [0.95]),
+            },
+        }
+    }
+    table = head_swap_table(readings)
+    assert table.rows == (
+        ("MV", "own head", "+0.30", "+0.30", "0.90"),
+        ("MV", "another's head", "+0.15", "+0.25", "0.99"),
+    )
