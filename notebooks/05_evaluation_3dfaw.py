@@ -535,8 +535,9 @@ display(
 #   photographs, section 6 says whether the networks beat the mean face; that, not the
 #   synthetic Table 1, is the standard a user's photographs hold them to. It also says
 #   how their answers depend on the face's size in the photograph, what they read of a
-#   face (beside what they read of our test subjects), and how many of his 3DMM modes a
-#   network would have to read to beat the mean face by 10 %.
+#   face (beside what they read of our test subjects), where they look (at the face, or
+#   at the head our world builds round it), and how many of his 3DMM modes a network
+#   would have to read to beat the mean face by 10 %.
 # * To score your own reconstruction against your own scan:
 #   `facelib.evaluation.metrics.armse_from_files(pred.obj, pred_landmarks.txt, scan.obj,
 #   scan_landmarks.txt)`.
