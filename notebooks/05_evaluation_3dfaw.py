@@ -397,12 +397,8 @@ report.identity_reading_table(
 
 # %% tags=["nbval-ignore-output"]
 swap = photograph_head_swap(data, data.subjects("test")[:head_swap_subjects])
-shown = morphable_model.shape(
-    morphable_model.coefficients(data.tensor("shapes", swap.subjects))
-).numpy()
-heads_of = morphable_model.shape(
-    morphable_model.coefficients(data.tensor("shapes", swap.head_subjects))
-).numpy()
+shown = morphable_model.project(data.tensor("shapes", swap.subjects)).numpy()
+heads_of = morphable_model.project(data.tensor("shapes", swap.head_subjects)).numpy()
 views = {"SV": 1, "MV Concat": slice(None), "MV Shape-Concat": slice(None)}
 swap_readings = {
     name: {

@@ -213,7 +213,7 @@ def morphable_model_bound(
     (in ``workers`` processes on ``engine``, as :func:`evaluate_captures`)."""
     model = data.morphable_model
     true_shapes = data.tensor("shapes", evaluation.subjects)
-    fits = model.shape(model.coefficients(true_shapes)).numpy()
+    fits = model.project(true_shapes).numpy()
     scored = score_captures(
         [{"3DMM fit": s} for s in fits],
         data.template.faces,

@@ -290,18 +290,16 @@ def identity_reading_table(
     ``readings[group][row]``; the groups are the column triples, in order."""
     groups = list(readings)
     rows = list(readings[groups[0]])
-    measures = ("cosine", "gain", "error")
+    formats = {"cosine": "+.2f", "gain": "+.2f", "error": ".2f"}
     return Table(
-        columns=("row", *(f"{g}: {what}" for g in groups for what in measures)),
+        columns=("row", *(f"{g}: {what}" for g in groups for what in formats)),
         rows=[
             (
                 row,
                 *(
-                    f"{np.mean(getattr(readings[g][row], what)):+.2f}"
-                    if what != "error"
-                    else f"{np.mean(readings[g][row].error):.2f}"
+                    format(np.mean(getattr(readings[g][row], what)), spec)
                     for g in groups
-                    for what in measures
+                    for what, spec in formats.items()
                 ),
             )
             for row in rows

@@ -292,6 +292,12 @@ class MorphableModel:
         std = torch.as_tensor(self.std, dtype=shapes.dtype, device=shapes.device)
         return ((shapes.reshape(*shapes.shape[:-2], -1) - mean) @ comps.T) / std
 
+    def project(self, shapes: torch.Tensor) -> torch.Tensor:
+        """The model faces ``(..., P, 3)`` mm closest to ``shapes`` (..., P, 3) mm in
+        the model frame: ``shape(coefficients(shapes))``, the best answer a network
+        that regresses the coefficients can give."""
+        return self.shape(self.coefficients(shapes))
+
     def sample_coefficients(
         self, n: int, generator: torch.Generator | np.random.Generator
     ):

@@ -228,6 +228,27 @@ def test_shape_is_eq1_and_coefficients_invert_it():
     )
 
 
+def test_project_keeps_model_faces_and_drops_what_the_model_cannot_make():
+    """A model face is its own projection; a face plus a displacement orthogonal to
+    every component (built here by Gram-Schmidt with numpy) projects back onto the
+    model face."""
+    model = small_model()
+    alpha = torch.randn(
+        3,
+        model.n_modes,
+        dtype=torch.float64,
+        generator=torch.Generator().manual_seed(1),
+    )
+    faces = model.shape(alpha)
+    np.testing.assert_allclose(model.project(faces).numpy(), faces.numpy(), atol=1e-9)
+    comps = model.components.reshape(model.n_modes, -1)
+    off = np.random.default_rng(2).normal(size=comps.shape[1])
+    off -= comps.T @ np.linalg.lstsq(comps.T, off, rcond=None)[0]
+    assert np.abs(comps @ off).max() < 1e-9
+    moved = faces + torch.from_numpy(5.0 * off.reshape(model.n_points, 3))
+    np.testing.assert_allclose(model.project(moved).numpy(), faces.numpy(), atol=1e-9)
+
+
 def test_sampling_is_reproducible_and_standard_normal():
     model = small_model()
     a = model.sample_coefficients(4000, np.random.default_rng(7))
