@@ -5,10 +5,12 @@ The scan (:func:`facelib.real.scan.load_james`) is put in the model frame by the
 motion that best aligns its 51 landmarks with the 3DMM mean's, and rendered with its
 own photographic texture, as three photographs at yaw -45°, 0° and +45°, at the data
 set's image size and field of view, from several distances and under several lights
-(:class:`RealFaceSettings`). Every row of Table 1 then reconstructs it from each set of
-three (:func:`facelib.evaluation.table1.predict_rows`), and each reconstruction is
-scored with ARMSE against the scan (cropped like a 3DFAW scan). The mean face, the
-answer of a network that learned nothing, is the row to beat.
+(:class:`RealFaceSettings`). The photographs are framed by the camera; each is cropped
+round the face as our photographs are, by the single-view network's own landmarks
+(:mod:`facelib.real.network_crop`). Every row of Table 1 then reconstructs him from
+each set of three (:func:`facelib.evaluation.table1.predict_rows`), and each
+reconstruction is scored with ARMSE against the scan (cropped like a 3DFAW scan). The
+mean face, the answer of a network that learned nothing, is the row to beat.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from facelib.geometry.camera import (
 )
 from facelib.geometry.procrustes import similarity_transform
 from facelib.graphics.render import Lighting, render
+from facelib.real.detector import Framing, landmark_framing
+from facelib.real.network_crop import crop_by_network
 from facelib.real.scan import TexturedScan
 
 __all__ = [
@@ -44,6 +48,7 @@ __all__ = [
     "pose_like_mean",
     "photograph_real_face",
     "photograph_in_data_framing",
+    "data_framing",
     "predict_real_face",
     "score_real_face",
     "reconstruct_real_face",
@@ -158,17 +163,53 @@ def photograph_in_data_framing(
     return photos, posed
 
 
+def data_framing(data: Dataset, n_subjects: int = 200) -> Framing:
+    """How the data set's photographs frame a face's landmark box: the median framing
+    (:func:`facelib.real.detector.landmark_framing`) of the photographs of its first
+    ``n_subjects`` training subjects, their landmarks projected through their
+    cameras."""
+    subjects = data.subjects("train")[:n_subjects]
+    K, q, t = (data.tensor(name, subjects) for name in ("K", "q", "t"))
+    shapes = data.tensor("shapes", subjects)[:, None, data.template.landmarks]
+    uv = project(shapes, K, q, t).reshape(-1, 68, 2).numpy()
+    return landmark_framing(uv, data.image_size)
+
+
 def predict_real_face(
     photographs: RealFacePhotographs,
     data: Dataset,
     networks: dict[str, torch.nn.Module],
+    *,
+    cropped_by: str | None = "SV",
+    passes: int = 2,
 ) -> list[dict[str, np.ndarray]]:
     """Every row of Table 1 (:data:`ROWS`) on each condition's set of photographs: per
-    condition, the predicted shape (P, 3) mm of every row."""
+    condition, the predicted shape (P, 3) mm of every row.
+
+    The photographs come as the camera framed them. With ``cropped_by`` (a network's
+    name in ``networks``, a single-view one) each is first cropped round the face the
+    way the data set's photographs are (:func:`data_framing`), by that network's own
+    landmarks in ``passes`` rounds
+    (:func:`facelib.real.network_crop.crop_by_network`); ``None`` feeds them as they
+    are."""
+    images = photographs.images
+    if cropped_by is not None:
+        if cropped_by not in networks:
+            raise ValueError(
+                f"cropped_by={cropped_by!r} is not one of the networks "
+                f"{sorted(networks)}; name a single-view network, or pass None"
+            )
+        images = crop_by_network(
+            images,
+            networks[cropped_by],
+            data.morphable_model,
+            data.template.landmarks,
+            data_framing(data),
+            passes=passes,
+        ).images
     with torch.no_grad():
         return [
-            predict_rows(frames, data.morphable_model, networks)[0]
-            for frames in photographs.images
+            predict_rows(frames, data.morphable_model, networks)[0] for frames in images
         ]
 
 
@@ -191,11 +232,15 @@ def reconstruct_real_face(
     scan: RawScan,
     data: Dataset,
     networks: dict[str, torch.nn.Module],
+    *,
+    cropped_by: str | None = "SV",
 ) -> dict[str, np.ndarray]:
     """ARMSE (mm) of every row of Table 1 (:data:`ROWS`) on each condition, (C,) per
-    row: each set of photographs reconstructed (:func:`predict_real_face`) and scored
-    against ``scan`` (:func:`score_real_face`)."""
-    return score_real_face(predict_real_face(photographs, data, networks), scan, data)
+    row: each set of photographs reconstructed (:func:`predict_real_face`, cropped by
+    the network ``cropped_by``) and scored against ``scan``
+    (:func:`score_real_face`)."""
+    shapes = predict_real_face(photographs, data, networks, cropped_by=cropped_by)
+    return score_real_face(shapes, scan, data)
 
 
 @dataclass(frozen=True)

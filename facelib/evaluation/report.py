@@ -34,6 +34,7 @@ __all__ = [
     "real_face_distance_table",
     "identity_reading_table",
     "head_swap_table",
+    "framing_table",
     "leading_mode_table",
     "band_rms_table",
     "frame_curve_table",
@@ -246,37 +247,38 @@ def real_face_table(scores: dict[str, np.ndarray], *, title: str = "") -> Table:
 
 
 def real_face_distance_table(
-    scores: dict[str, np.ndarray], distances_mm: tuple[float, ...], *, title: str = ""
+    scores: dict[str, dict[str, np.ndarray]],
+    distances_mm: tuple[float, ...],
+    *,
+    title: str = "",
 ) -> Table:
-    """Every row's change against 3DMM Mean on the real face at each camera distance:
-    ``scores`` (C,) mm per row (:func:`facelib.evaluation.real_face.
-    reconstruct_real_face`), ``distances_mm`` (C,) the distance of each set; the sets
-    at one distance are averaged."""
+    """Every row's change against 3DMM Mean on the real face at each camera distance
+    and over all of them, for each way of framing the photographs:
+    ``scores[framing]`` holds (C,) mm per row
+    (:func:`facelib.evaluation.real_face.score_real_face`), ``distances_mm`` (C,) the
+    distance of each set; the sets at one distance are averaged."""
     distances = np.asarray(distances_mm, dtype=np.float64)
-    mean = np.asarray(scores["3DMM Mean"])
-    if distances.shape != mean.shape:
-        raise ValueError(
-            f"expected one distance per set of photographs, {mean.shape}, got "
-            f"{distances.shape}"
-        )
     levels = sorted(set(distances.tolist()))
-    return Table(
-        columns=("row", *(f"{d:.0f} mm" for d in levels)),
-        rows=[
-            (
-                row,
-                *(
-                    _change_tenths(
-                        float(np.mean(v[distances == d]))
-                        / float(np.mean(mean[distances == d]))
-                        - 1
-                    )
-                    for d in levels
-                ),
+    rows = []
+    for framing, by_row in scores.items():
+        mean = np.asarray(by_row["3DMM Mean"])
+        if distances.shape != mean.shape:
+            raise ValueError(
+                f"expected one distance per set of photographs, {mean.shape}, got "
+                f"{distances.shape}"
             )
-            for row, v in scores.items()
-            if row != "3DMM Mean"
-        ],
+        picks = [distances == d for d in levels] + [np.ones_like(distances, bool)]
+        for row, v in by_row.items():
+            if row != "3DMM Mean":
+                cells = (
+                    _change_tenths(float(np.mean(v[k])) / float(np.mean(mean[k])) - 1)
+                    for k in picks
+                )
+                rows.append((row, framing, *cells))
+    rows.sort(key=lambda r: list(scores[r[1]]).index(r[0]))  # rows together
+    return Table(
+        columns=("row", "photographs", *(f"{d:.0f} mm" for d in levels), "all"),
+        rows=rows,
         title=title,
         notes=["change of the ARMSE against 3DMM Mean's at the same distance"],
     )
@@ -317,7 +319,7 @@ def identity_reading_table(
 def head_swap_table(
     readings: dict[str, dict[str, dict[str, IdentityReading]]], *, title: str = ""
 ) -> Table:
-    """Where each network looks (:mod:`facelib.world.head_swap`):
+    """Where each network looks (:mod:`facelib.world.probes`):
     ``readings[network][photographs]`` holds the readings of its answers against the
     ``"face"`` shown and against the ``"head"``'s identity; one table row per network
     and set of photographs, with the mean cosine against each and the error against
@@ -346,6 +348,45 @@ def head_swap_table(
             "cosine and error as in the table above; in its own head, the head's "
             "identity is the face's"
         ],
+    )
+
+
+def framing_table(
+    readings: dict[str, dict[str, list[IdentityReading]]],
+    distances_mm: tuple[float, ...],
+    *,
+    title: str = "",
+) -> Table:
+    """Does each network need the detector's crop
+    (:func:`facelib.world.probes.photograph_framings`):
+    ``readings[network][framing]`` holds the readings of its answers on the
+    photographs framed so, one per camera distance of ``distances_mm``; one table row
+    per network and framing, with the mean cosine and error at each distance."""
+    return Table(
+        columns=(
+            "network",
+            "framing",
+            *(
+                f"{d:.0f} mm: {what}"
+                for d in distances_mm
+                for what in ("cosine", "error")
+            ),
+        ),
+        rows=[
+            (
+                network,
+                framing,
+                *(
+                    cell
+                    for r in by_distance
+                    for cell in (f"{np.mean(r.cosine):+.2f}", f"{np.mean(r.error):.2f}")
+                ),
+            )
+            for network, by_framing in readings.items()
+            for framing, by_distance in by_framing.items()
+        ],
+        title=title,
+        notes=["cosine and error as in the reading table above"],
     )
 
 

@@ -54,6 +54,7 @@ __all__ = [
     "Cameras",
     "sample_scene_cameras",
     "sample_capture_cameras",
+    "orbit_cameras",
     "Heads",
     "LIGHT_FIELDS",
     "frame_faces",
@@ -80,6 +81,11 @@ class CameraSettings:
     #: a detector's jitter: the box's centre (std, box sides) and its log side (std)
     crop_centre_jitter: float = 0.05
     crop_scale_jitter: float = 0.10
+
+    @property
+    def framing(self) -> Framing:
+        """How a face's landmark box becomes its crop (without the jitter)."""
+        return Framing(self.crop_margin, self.crop_shift)
 
 
 @dataclass
@@ -222,6 +228,31 @@ def sample_capture_cameras(
     return Cameras(K, q, t, light, **rest)
 
 
+def orbit_cameras(
+    n: int,
+    yaws_deg: tuple[float, ...],
+    distance_mm: float,
+    settings: CameraSettings,
+    generator: torch.Generator,
+) -> Cameras:
+    """Cameras (n, Y, ...) of a controlled shoot: each of n faces seen from every yaw
+    of ``yaws_deg`` (Y,) on an orbit of radius ``distance_mm`` round the head's centre
+    (no pitch, roll or offset), with the phone's intrinsics (its whole photograph, not
+    a crop: :func:`frame_faces` crops it), each photograph under its own random light
+    (:func:`~facelib.world.appearance.random_lighting`, from ``generator``)."""
+    Y = len(yaws_deg)
+    yaw = torch.tensor(yaws_deg, dtype=torch.float64).expand(n, Y)
+    angles = torch.stack([yaw, torch.zeros_like(yaw), torch.zeros_like(yaw)], -1)
+    q, t = orbit_pose(angles, torch.full((n, Y), float(distance_mm)).double())
+    light = random_lighting(n * Y, generator)
+    return Cameras(
+        _intrinsics((n, Y), settings),
+        q,
+        t,
+        **{k: v.view(n, Y, *v.shape[1:]) for k, v in light.items()},
+    )
+
+
 def frame_faces(
     cameras: Cameras,
     landmarks: torch.Tensor,
@@ -246,8 +277,7 @@ def frame_faces(
     centre = boxes[..., :2] + side / 2 + settings.crop_centre_jitter * side * shift
     side = side * torch.exp(settings.crop_scale_jitter * grow)
     boxes = torch.cat([centre - side / 2, side], -1)
-    framing = Framing(settings.crop_margin, settings.crop_shift)
-    crops = framed_crops(boxes, framing)
+    crops = framed_crops(boxes, settings.framing)
     fields_ = {f.name: getattr(cameras, f.name) for f in fields(Cameras)}
     fields_["K"] = crop_intrinsics(K, crops, S).to(cameras.K.dtype)
     return Cameras(**fields_)

@@ -17,17 +17,21 @@ from facelib.evaluation.real_face import (
     RealFacePhotographs,
     RealFaceSettings,
     average_landmarks,
+    data_framing,
     landmark_check,
     landmark_nme,
     photograph_in_data_framing,
     photograph_real_face,
     pose_like_mean,
+    predict_real_face,
     reconstruct_real_face,
     span_check,
 )
 from facelib.evaluation.table1 import ROWS
 from facelib.geometry.camera import intrinsics_from_fov
+from facelib.real.network_crop import crop_by_network
 from facelib.real.scan import TexturedScan
+from facelib.world.scenes import CameraSettings
 
 BACKGROUND = round(0.45 * 255)  # 115
 
@@ -335,7 +339,7 @@ def test_reconstruct_real_face_with_networks_that_know_the_face(data):
     networks["MV Shape-Concat"] = Fixed(zeros)
     frames = torch.randint(0, 256, (2, 3, 3, S, S), dtype=torch.uint8)
     photos = RealFacePhotographs(frames, ["a", "b"])
-    scores = reconstruct_real_face(photos, scan, data, networks)
+    scores = reconstruct_real_face(photos, scan, data, networks, cropped_by=None)
     assert list(scores) == list(ROWS)
     for row, values in scores.items():
         assert values.shape == (2,), row
@@ -344,3 +348,42 @@ def test_reconstruct_real_face_with_networks_that_know_the_face(data):
     assert seen.shape == (6, 3, S, S)
     torch.testing.assert_close(seen, frames.reshape(6, 3, S, S))
     assert networks["MV Concat"].inputs[0].shape == (1, 3, 3, S, S)
+
+
+def test_the_photographs_are_cropped_by_the_named_network(data):
+    """With ``cropped_by``, the rows see the crops that network's landmarks make
+    (facelib.real.network_crop, tested on its own), with the world's framing; an
+    unknown name is refused."""
+    model, template = data.morphable_model, data.template
+    S = data.image_size
+    zeros = np.zeros(model.n_modes)
+    finder = Fixed(zeros, t=(0.0, 0.0, 900.0))
+    networks = {name: Fixed(zeros) for name in ("MV Add", "MV Concat")}
+    networks["MV Shape-Concat"] = Fixed(zeros)
+    networks["SV"] = finder
+    finder.K_default = intrinsics_from_fov(30.0, S, S)
+    finder.image_size = S
+    frames = torch.randint(0, 256, (1, 3, 3, S, S), dtype=torch.uint8)
+    predict_real_face(RealFacePhotographs(frames, ["a"]), data, networks)
+    want = crop_by_network(
+        frames[0],
+        finder,
+        model,
+        template.landmarks,
+        data_framing(data),
+    ).images
+    torch.testing.assert_close(networks["MV Concat"].inputs[0][0], want)
+    assert not torch.equal(want, frames[0])
+    with pytest.raises(ValueError, match="cropped_by='Sv'"):
+        predict_real_face(
+            RealFacePhotographs(frames, ["a"]), data, networks, cropped_by="Sv"
+        )
+
+
+def test_data_framing_is_the_worlds(data):
+    """Measured on the data set's photographs, the framing is the one the world crops
+    them with (its settings; the detector's jitter averages out in the median)."""
+    got = data_framing(data)
+    want = CameraSettings(image_size=data.image_size)
+    assert abs(got.margin - want.crop_margin) < 0.1
+    np.testing.assert_allclose(got.shift, want.crop_shift, atol=0.03)

@@ -11,6 +11,7 @@ from facelib.evaluation.report import (
     OrderCheck,
     _change,
     band_rms_table,
+    framing_table,
     head_swap_table,
     identity_reading_table,
     identity_signal_table,
@@ -26,6 +27,11 @@ from facelib.evaluation.table1 import ROWS, RowSummary
 from facelib.learn.validation import Metrics
 
 NAN = math.nan
+
+
+def reading(cos, err) -> IdentityReading:
+    """Readings with the given cosines and errors (the gains unused)."""
+    return IdentityReading(np.array(cos), np.zeros(len(cos)), np.array(err))
 
 
 def metrics(reprojection, shape, aligned, rotation, translation) -> Metrics:
@@ -336,18 +342,25 @@ def test_real_face_distance_table_cell_by_cell():
     scores = {
         "3DMM Mean": np.array([4.0, 2.0, 4.0, 2.0]),
         "MV": np.array([3.0, 2.2, 3.4, 2.2]),
+        "SV": np.array([4.0, 2.0, 4.0, 2.0]),
     }
-    table = real_face_distance_table(scores, (480.0, 660.0, 480.0, 660.0))
-    assert table.columns == ("row", "480 mm", "660 mm")
-    assert table.rows == (("MV", "-20.0 %", "+10.0 %"),)
+    cropped = {k: v * 0.5 if k == "MV" else v for k, v in scores.items()}
+    table = real_face_distance_table(
+        {"as taken": scores, "cropped": cropped}, (480.0, 660.0, 480.0, 660.0)
+    )
+    assert table.columns == ("row", "photographs", "480 mm", "660 mm", "all")
+    # all: MV 10.8 / 12 mm = -10 %; cropped: 5.4 / 12 = -55 %
+    assert table.rows == (
+        ("MV", "as taken", "-20.0 %", "+10.0 %", "-10.0 %"),
+        ("MV", "cropped", "-60.0 %", "-45.0 %", "-55.0 %"),
+        ("SV", "as taken", "+0.0 %", "+0.0 %", "+0.0 %"),
+        ("SV", "cropped", "+0.0 %", "+0.0 %", "+0.0 %"),
+    )
     with pytest.raises(ValueError, match="one distance per set"):
-        real_face_distance_table(scores, (480.0,))
+        real_face_distance_table({"as taken": scores}, (480.0,))
 
 
 def test_head_swap_table_cell_by_cell():
-    def reading(cos, err):
-        return IdentityReading(np.array(cos), np.zeros(len(cos)), np.array(err))
-
     readings = {
         "MV": {
             "own head": {"face": reading([0.3], [0.9]), "head": reading([0.3], [0.9])},
@@ -361,4 +374,26 @@ def test_head_swap_table_cell_by_cell():
     assert table.rows == (
         ("MV", "own head", "+0.30", "+0.30", "0.90"),
         ("MV", "another's head", "+0.15", "+0.25", "0.99"),
+    )
+
+
+def test_framing_table_cell_by_cell():
+    readings = {
+        "SV": {
+            "cropped": [reading([0.1, 0.3], [0.9, 1.0]), reading([0.25], [0.96])],
+            "uncropped": [reading([-0.05], [1.1]), reading([0.0, 0.1], [1.0, 1.04])],
+        }
+    }
+    table = framing_table(readings, (480.0, 660.0))
+    assert table.columns == (
+        "network",
+        "framing",
+        "480 mm: cosine",
+        "480 mm: error",
+        "660 mm: cosine",
+        "660 mm: error",
+    )
+    assert table.rows == (
+        ("SV", "cropped", "+0.20", "0.95", "+0.25", "0.96"),
+        ("SV", "uncropped", "-0.05", "1.10", "+0.05", "1.02"),
     )

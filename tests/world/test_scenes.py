@@ -1,6 +1,8 @@
 """facelib.world.scenes: cameras, captures and the photographs' consistency with the
 cameras (mirrored scenes: tests/geometry/test_mirror.py)."""
 
+import math
+
 import pytest
 import torch
 
@@ -10,6 +12,7 @@ from facelib.world.scenes import (
     CameraSettings,
     frame_faces,
     landmark_consistency,
+    orbit_cameras,
     render_images,
     sample_capture_cameras,
     sample_scene_cameras,
@@ -34,6 +37,32 @@ def test_scene_cameras_cover_the_yaw_range():
     )
     distance = camera.camera_center(cams.q, cams.t).norm(dim=-1)
     assert distance.min() > 410 and distance.max() < 730
+
+
+def test_orbit_cameras_look_at_the_head_centre():
+    """Hand-derived: the camera centre lies at the distance on the horizontal circle
+    round the origin, at the yaw's angle (seen from the front at yaw 0, from the
+    subject's right at +90°: x = d sin(yaw), z = -d cos(yaw)); the origin projects to
+    the principal point; K is the phone's; each photograph has its own light."""
+    settings = CameraSettings(image_size=48)
+    yaws = (-45.0, 0.0, 90.0)
+    cams = orbit_cameras(2, yaws, 500.0, settings, torch.Generator().manual_seed(0))
+    assert cams.q.shape == (2, 3, 4) and cams.K.shape == (2, 3, 3, 3)
+    focal = 24.0 / math.tan(math.radians(15.0))
+    want_K = torch.tensor(
+        [[focal, 0.0, 23.5], [0.0, focal, 23.5], [0.0, 0.0, 1.0]],
+        dtype=torch.float64,
+    )
+    torch.testing.assert_close(cams.K, want_K.expand(2, 3, 3, 3))
+    yaw = torch.tensor(yaws, dtype=torch.float64).deg2rad()
+    centre = camera.camera_center(cams.q, cams.t)
+    want = torch.stack(
+        [500 * yaw.sin(), torch.zeros(3, dtype=torch.float64), -500 * yaw.cos()], -1
+    )
+    torch.testing.assert_close(centre, want.expand(2, 3, 3), atol=1e-9, rtol=0)
+    origin = camera.project(torch.zeros(2, 3, 1, 3).double(), cams.K, cams.q, cams.t)
+    torch.testing.assert_close(origin, torch.full((2, 3, 1, 2), 23.5).double())
+    assert len(torch.unique(cams.light_dir.reshape(6, 3), dim=0)) == 6
 
 
 def test_photographs_are_framed_like_a_detectors_crops():
