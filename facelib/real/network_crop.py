@@ -73,6 +73,16 @@ def network_landmarks(
     return uv[:, 0].numpy()
 
 
+def _cropped(photos: list[np.ndarray], crops: list[Crop]) -> torch.Tensor:
+    """(B, 3, S, S) uint8: each photograph (H, H, 3) resampled in its crop."""
+    return torch.stack(
+        [
+            torch.from_numpy(np.array(crop_image(p, c))).permute(2, 0, 1)
+            for p, c in zip(photos, crops)
+        ]
+    )
+
+
 def crop_by_network(
     images: torch.Tensor,
     network: torch.nn.Module,
@@ -104,23 +114,12 @@ def crop_by_network(
     crops = [Crop(0.0, 0.0, float(H), S) for _ in photos]  # the whole photograph
     landmarks = np.zeros((len(photos), 68, 2))
     for _ in range(passes):
-        seen = torch.stack(
-            [
-                torch.from_numpy(np.array(crop_image(p, c))).permute(2, 0, 1)
-                for p, c in zip(photos, crops)
-            ]
-        )
+        seen = _cropped(photos, crops)
         in_crops = network_landmarks(network, seen, morphable_model, landmark_ids)
         landmarks = np.stack([c.to_image(uv) for c, uv in zip(crops, in_crops)])
         crops = [framing.crop(landmark_box(uv), S) for uv in landmarks]
-    out = torch.stack(
-        [
-            torch.from_numpy(np.array(crop_image(p, c))).permute(2, 0, 1)
-            for p, c in zip(photos, crops)
-        ]
-    )
     return NetworkCrops(
-        images=out.reshape(*lead, 3, S, S),
+        images=_cropped(photos, crops).reshape(*lead, 3, S, S),
         crops=crops,
         landmarks=landmarks.reshape(*lead, 68, 2),
     )
