@@ -28,12 +28,11 @@ from facelib.geometry.camera import (
     intrinsics_from_fov,
     orbit_pose,
     project,
-    quaternion_to_yaw_pitch_roll,
 )
 from facelib.geometry.procrustes import similarity_transform
 from facelib.graphics.render import Lighting, render
-from facelib.real.detector import Framing, landmark_framing
 from facelib.real.network_crop import crop_by_network
+from facelib.real.realism import data_framing, projected_landmarks
 from facelib.real.scan import TexturedScan
 
 __all__ = [
@@ -161,18 +160,6 @@ def photograph_in_data_framing(
         TexturedScan(posed, face.uv, face.texture), data.image_size, fov_deg, settings
     )
     return photos, posed
-
-
-def data_framing(data: Dataset, n_subjects: int = 200) -> Framing:
-    """How the data set's photographs frame a face's landmark box: the median framing
-    (:func:`facelib.real.detector.landmark_framing`) of the photographs of its first
-    ``n_subjects`` training subjects, their landmarks projected through their
-    cameras."""
-    subjects = data.subjects("train")[:n_subjects]
-    K, q, t = (data.tensor(name, subjects) for name in ("K", "q", "t"))
-    shapes = data.tensor("shapes", subjects)[:, None, data.template.landmarks]
-    uv = project(shapes, K, q, t).reshape(-1, 68, 2).numpy()
-    return landmark_framing(uv, data.image_size)
 
 
 def predict_real_face(
@@ -332,8 +319,5 @@ def average_landmarks(data: Dataset, subjects: np.ndarray, max_yaw_deg: float = 
     """Where the landmarks fall, on average, in our near-frontal photographs of
     ``subjects`` (|yaw| below ``max_yaw_deg``): (68, 2) px. The baseline of
     :func:`landmark_check`: a face placed where faces usually are, learned nothing."""
-    K, q, t = (data.tensor(name, subjects) for name in ("K", "q", "t"))
-    shapes = data.tensor("shapes", subjects)[:, None, data.template.landmarks]
-    uv = project(shapes, K, q, t)  # (n, V, 68, 2)
-    yaw = quaternion_to_yaw_pitch_roll(q)[..., 0]
+    uv, yaw = projected_landmarks(data, subjects)
     return uv[yaw.abs() < max_yaw_deg].mean(0).numpy()

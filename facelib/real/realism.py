@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from facelib.data.dataset import Dataset
 from facelib.geometry.camera import project, quaternion_to_yaw_pitch_roll
@@ -28,7 +29,15 @@ from facelib.real.detector import (
 )
 from facelib.real.photos import load_real_photos
 
-__all__ = ["RealCrop", "real_crops", "detection_rate", "OurFraming", "our_framing"]
+__all__ = [
+    "RealCrop",
+    "real_crops",
+    "detection_rate",
+    "projected_landmarks",
+    "data_framing",
+    "OurFraming",
+    "our_framing",
+]
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,23 @@ def detection_rate(images: np.ndarray, *, upscale: int = 4) -> float:
     return float(np.mean([len(detect_faces(im, upscale=upscale)) > 0 for im in images]))
 
 
+def projected_landmarks(data: Dataset, subjects) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the 68 landmarks of ``subjects``' faces fall in their training
+    photographs, (n, V, 68, 2) px (projected through the photographs' cameras), and
+    each photograph's yaw (n, V) in degrees."""
+    K, q, t = (data.tensor(name, subjects) for name in ("K", "q", "t"))
+    shapes = data.tensor("shapes", subjects)[:, None, data.template.landmarks]
+    return project(shapes, K, q, t), quaternion_to_yaw_pitch_roll(q)[..., 0]
+
+
+def data_framing(data: Dataset, n_subjects: int = 200) -> Framing:
+    """How the data set's photographs frame a face's landmark box: the median framing
+    (:func:`~facelib.real.detector.landmark_framing`) of the photographs of its first
+    ``n_subjects`` training subjects."""
+    uv, _ = projected_landmarks(data, data.subjects("train")[:n_subjects])
+    return landmark_framing(uv.reshape(-1, 68, 2).numpy(), data.image_size)
+
+
 @dataclass(frozen=True)
 class OurFraming:
     """How our near-frontal photographs frame a face: ``images`` (n, S, S, 3) uint8,
@@ -96,10 +122,9 @@ class OurFraming:
 def our_framing(data: Dataset, subjects, max_yaw_deg: float = 25.0) -> OurFraming:
     """Measure :class:`OurFraming` on the photographs of ``subjects`` whose yaw is
     below ``max_yaw_deg`` in magnitude."""
-    K, q, t = (data.tensor(name, subjects) for name in ("K", "q", "t"))
-    shapes = data.tensor("shapes", subjects)[:, None, data.template.landmarks]
-    uv = project(shapes, K, q, t).reshape(-1, 68, 2).numpy()
-    yaw = quaternion_to_yaw_pitch_roll(q)[..., 0].reshape(-1).numpy()
+    uv, yaw = (
+        x.reshape(-1, *x.shape[2:]).numpy() for x in projected_landmarks(data, subjects)
+    )
     frontal = np.abs(yaw) < max_yaw_deg
     S = data.image_size
     images = np.asarray(data.images[np.asarray(subjects)]).reshape(-1, 3, S, S)
