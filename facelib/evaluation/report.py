@@ -259,23 +259,23 @@ def real_face_distance_table(
     distance of each set; the sets at one distance are averaged."""
     distances = np.asarray(distances_mm, dtype=np.float64)
     levels = sorted(set(distances.tolist()))
-    rows = []
-    for framing, by_row in scores.items():
-        mean = np.asarray(by_row["3DMM Mean"])
-        if distances.shape != mean.shape:
+    for by_row in scores.values():
+        if distances.shape != np.shape(by_row["3DMM Mean"]):
             raise ValueError(
-                f"expected one distance per set of photographs, {mean.shape}, got "
-                f"{distances.shape}"
+                f"expected one distance per set of photographs, "
+                f"{np.shape(by_row['3DMM Mean'])}, got {distances.shape}"
             )
-        picks = [distances == d for d in levels] + [np.ones_like(distances, bool)]
-        for row, v in by_row.items():
-            if row != "3DMM Mean":
-                cells = (
-                    _change_tenths(float(np.mean(v[k])) / float(np.mean(mean[k])) - 1)
-                    for k in picks
-                )
-                rows.append((row, framing, *cells))
-    rows.sort(key=lambda r: list(scores[r[1]]).index(r[0]))  # rows together
+    picks = [distances == d for d in levels] + [np.ones_like(distances, bool)]
+
+    def change(v, mean, k) -> str:
+        return _change_tenths(float(np.mean(v[k])) / float(np.mean(mean[k])) - 1)
+
+    rows = [
+        (row, framing, *(change(by_row[row], by_row["3DMM Mean"], k) for k in picks))
+        for row in next(iter(scores.values()))
+        if row != "3DMM Mean"
+        for framing, by_row in scores.items()
+    ]
     return Table(
         columns=("row", "photographs", *(f"{d:.0f} mm" for d in levels), "all"),
         rows=rows,
