@@ -38,6 +38,7 @@ seed = 0  # seeds the bootstrap
 # test subjects used for the ARMSE-versus-frames curve (it scores many predictions)
 curve_subjects = 4
 probe_subjects = 8  # test faces photographed under controlled changes (head, framing)
+world_face_subjects = 4  # test subjects' sittings the real face is photographed in
 device = "cpu"  # where the networks run ("cuda" on a GPU)
 workers = 2  # processes that score the predictions (ARMSE runs on the CPU)
 
@@ -51,6 +52,7 @@ from facelib.book import repo_root
 from facelib.data.dataset import CAPTURE_MOTIONS, load_dataset
 from facelib.evaluation import captures, identity, report
 from facelib.evaluation.real_face import (
+    RealFacePhotographs,
     RealFaceSettings,
     average_landmarks,
     data_framing,
@@ -68,7 +70,11 @@ from facelib.real.network_crop import crop_by_network
 from facelib.real.realism import our_framing, real_crops
 from facelib.real.scan import load_james
 from facelib.tables import Table, fmt, table_from_records
-from facelib.world.probes import photograph_framings, photograph_head_swap
+from facelib.world.probes import (
+    photograph_face_in_world,
+    photograph_framings,
+    photograph_head_swap,
+)
 from facelib.world.registration import register
 
 data = load_dataset(repo_root() / "data" / profile)
@@ -332,9 +338,12 @@ viz.scan_comparison_figure(
 # %% tags=["nbval-ignore-output"]
 photos, posed = photograph_in_data_framing(load_james(), data)
 real_shapes = predict_real_face(photos, data, networks)
-real_scores = score_real_face(real_shapes, posed, data)
+real_scores = score_real_face(real_shapes, posed, data, workers=workers)
 uncropped_scores = score_real_face(
-    predict_real_face(photos, data, networks, cropped_by=None), posed, data
+    predict_real_face(photos, data, networks, cropped_by=None),
+    posed,
+    data,
+    workers=workers,
 )
 real_crops_sv = crop_by_network(
     photos.images[:2],
@@ -410,6 +419,65 @@ report.identity_reading_table(
         f"what each row reads of a face: {len(evaluation.keys)} captures, and "
         f"{len(real_shapes)} sets of photographs of james"
     ),
+)
+
+# %% [markdown]
+# **His face in our world.** Is he hard to read because his photographs are real, or
+# because of his face? His registration (his face on our template) and its 3DMM
+# projection are each photographed in the sittings of the first test subjects
+# (`facelib.world.probes`): in a head built from that subject's parameters round his
+# face, with that subject's skin, hair, lights, place and camera, cropped as our
+# photographs are, from the real face's three distances. Every row reconstructs him
+# from each set and is scored against his scan, as above; the readings are against his
+# projection.
+
+# %% tags=["nbval-ignore-output"]
+world_subjects = data.subjects("test")[:world_face_subjects]
+faces_in_world = {
+    "his registration, in our world": real_registration.vertices,
+    "his 3DMM projection, in our world": his_face,
+}
+world_scores = {"his photographs, cropped by the SV": real_scores}
+world_distances = {"his photographs, cropped by the SV": photos.distances_mm}
+world_readings = {"his photographs": readings["james"]}
+for name, face in faces_in_world.items():
+    in_world = photograph_face_in_world(
+        data, face, world_subjects, distances_mm=RealFaceSettings().distances_mm
+    )
+    sets = RealFacePhotographs(
+        images=in_world.images.flatten(0, 1),
+        conditions=[
+            f"test subject {subject}, {d:.0f} mm"
+            for d in in_world.distances_mm
+            for subject in world_subjects
+        ],
+        distances_mm=tuple(np.repeat(in_world.distances_mm, len(world_subjects))),
+    )
+    shapes_in_world = predict_real_face(sets, data, networks, cropped_by=None)
+    world_scores[name] = score_real_face(shapes_in_world, posed, data, workers=workers)
+    world_distances[name] = sets.distances_mm
+    world_readings[name] = identity.readings_by_row(
+        shapes_in_world, his_face, morphable_model.mean, region, ROWS[1:]
+    )
+    if name.startswith("his registration"):
+        fig = viz.image_grid(
+            in_world.images[1, :6, 1].numpy(),
+            columns=6,
+            titles=[f"in test subject {s}'s sitting" for s in world_subjects[:6]],
+            size=1.6,
+        )
+display(
+    report.real_face_distance_table(
+        world_scores,
+        world_distances,
+        title="james, photographed for real and in our world",
+    )
+)
+report.identity_reading_table(
+    world_readings,
+    title=f"what each row reads of him: his photographs and in {len(world_subjects)} "
+    "of our sittings",
+    long=True,
 )
 
 # %% [markdown]
@@ -628,7 +696,9 @@ display(
 #   synthetic Table 1, is the standard a user's photographs hold them to. His
 #   photographs are cropped round his face by the single-view network, as ours are
 #   cropped round theirs. The section also says what the networks read of a face
-#   (beside what they read of our test subjects), where they look (at the face, or at
+#   (beside what they read of our test subjects), how well they read his face when our
+#   world photographs it (so whether it is his real photographs or his face that they
+#   find hard), where they look (at the face, or at
 #   the head our world builds round it), how much they need the crop (our own test
 #   faces photographed as the camera framed them, and cropped again by the network),
 #   and how many of his 3DMM modes a network would have to read to beat the mean face

@@ -23,7 +23,7 @@ import torch
 from facelib.data.dataset import Dataset
 from facelib.data.scan import RawScan
 from facelib.data.template import IBUG51
-from facelib.evaluation.table1 import ROWS, predict_rows, score_rows
+from facelib.evaluation.table1 import ROWS, predict_rows, score_captures, score_rows
 from facelib.geometry.camera import (
     intrinsics_from_fov,
     orbit_pose,
@@ -201,17 +201,25 @@ def predict_real_face(
 
 
 def score_real_face(
-    shapes: list[dict[str, np.ndarray]], scan: RawScan, data: Dataset
+    shapes: list[dict[str, np.ndarray]],
+    scan: RawScan,
+    data: Dataset,
+    *,
+    workers: int = 1,
 ) -> dict[str, np.ndarray]:
     """ARMSE (mm) against ``scan`` of every row of Table 1 (:data:`ROWS`) on each
-    condition, (C,) per row, from the shapes :func:`predict_real_face` returned."""
-    scores: dict[str, list[float]] = {row: [] for row in ROWS}
+    condition, (C,) per row, from the shapes :func:`predict_real_face` returned; scored
+    in ``workers`` processes (:func:`facelib.evaluation.table1.score_captures`; the
+    same numbers for any number)."""
     template = data.template
-    for by_row in shapes:
-        scored = score_rows(by_row, template.faces, template.landmarks, scan)
-        for row in ROWS:
-            scores[row].append(scored[row].armse_mm)
-    return {row: np.array(v) for row, v in scores.items()}
+    scored = score_captures(
+        shapes,
+        template.faces,
+        template.landmarks,
+        [scan] * len(shapes),
+        workers=workers,
+    )
+    return {row: np.array([s[row].armse_mm for s in scored]) for row in ROWS}
 
 
 def reconstruct_real_face(

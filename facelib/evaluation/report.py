@@ -248,33 +248,42 @@ def real_face_table(scores: dict[str, np.ndarray], *, title: str = "") -> Table:
 
 def real_face_distance_table(
     scores: dict[str, dict[str, np.ndarray]],
-    distances_mm: tuple[float, ...],
+    distances_mm: tuple[float, ...] | dict[str, tuple[float, ...]],
     *,
     title: str = "",
 ) -> Table:
     """Every row's change against 3DMM Mean on the real face at each camera distance
-    and over all of them, for each way of framing the photographs:
-    ``scores[framing]`` holds (C,) mm per row
+    and over all of them, for each set of photographs (a framing, a world):
+    ``scores[photographs]`` holds (C,) mm per row
     (:func:`facelib.evaluation.real_face.score_real_face`), ``distances_mm`` (C,) the
-    distance of each set; the sets at one distance are averaged."""
-    distances = np.asarray(distances_mm, dtype=np.float64)
-    levels = sorted(set(distances.tolist()))
-    for by_row in scores.values():
-        if distances.shape != np.shape(by_row["3DMM Mean"]):
+    distance of each set, the same for all or ``distances_mm[photographs]`` for each;
+    the sets at one distance are averaged ("–" where there are none)."""
+    if not isinstance(distances_mm, dict):
+        distances_mm = {name: distances_mm for name in scores}
+    distances = {
+        name: np.asarray(distances_mm[name], dtype=np.float64) for name in scores
+    }
+    for name, by_row in scores.items():
+        if distances[name].shape != np.shape(by_row["3DMM Mean"]):
             raise ValueError(
-                f"expected one distance per set of photographs, "
-                f"{np.shape(by_row['3DMM Mean'])}, got {distances.shape}"
+                f"{name}: expected one distance per set of photographs, "
+                f"{np.shape(by_row['3DMM Mean'])}, got {distances[name].shape}"
             )
-    picks = [distances == d for d in levels] + [np.ones_like(distances, bool)]
+    levels = sorted(set(np.concatenate(list(distances.values())).tolist()))
 
-    def change(v, mean, k) -> str:
-        return _change_tenths(float(np.mean(v[k])) / float(np.mean(mean[k])) - 1)
+    def change(name: str, row: str, level: float | None) -> str:
+        by_row, at = scores[name], distances[name]
+        k = np.ones_like(at, bool) if level is None else at == level
+        if not k.any():
+            return "–"
+        mean = float(np.mean(by_row["3DMM Mean"][k]))
+        return _change_tenths(float(np.mean(by_row[row][k])) / mean - 1)
 
     rows = [
-        (row, framing, *(change(by_row[row], by_row["3DMM Mean"], k) for k in picks))
+        (row, name, *(change(name, row, level) for level in [*levels, None]))
         for row in next(iter(scores.values()))
         if row != "3DMM Mean"
-        for framing, by_row in scores.items()
+        for name in scores
     ]
     return Table(
         columns=("row", "photographs", *(f"{d:.0f} mm" for d in levels), "all"),
@@ -285,27 +294,36 @@ def real_face_distance_table(
 
 
 def identity_reading_table(
-    readings: dict[str, dict[str, IdentityReading]], *, title: str = ""
+    readings: dict[str, dict[str, IdentityReading]],
+    *,
+    title: str = "",
+    long: bool = False,
 ) -> Table:
     """Per row of Table 1, the mean cosine, gain and error of its reconstructions
     (:func:`facelib.evaluation.identity.identity_reading`) on each group of faces,
-    ``readings[group][row]``; the groups are the column triples, in order."""
+    ``readings[group][row]``; the groups are the column triples, in order, or with
+    ``long`` one table row per row of Table 1 and group."""
     groups = list(readings)
     rows = list(readings[groups[0]])
     formats = {"cosine": "+.2f", "gain": "+.2f", "error": ".2f"}
+
+    def cells(group: str, row: str) -> tuple[str, ...]:
+        return tuple(
+            format(np.mean(getattr(readings[group][row], what)), spec)
+            for what, spec in formats.items()
+        )
+
+    if long:
+        columns = ("row", "faces", *formats)
+        table_rows = [(row, g, *cells(g, row)) for row in rows for g in groups]
+    else:
+        columns = ("row", *(f"{g}: {what}" for g in groups for what in formats))
+        table_rows = [
+            (row, *(cell for g in groups for cell in cells(g, row))) for row in rows
+        ]
     return Table(
-        columns=("row", *(f"{g}: {what}" for g in groups for what in formats)),
-        rows=[
-            (
-                row,
-                *(
-                    format(np.mean(getattr(readings[g][row], what)), spec)
-                    for g in groups
-                    for what, spec in formats.items()
-                ),
-            )
-            for row in rows
-        ],
+        columns=columns,
+        rows=table_rows,
         title=title,
         notes=[
             "deviations from the mean face over the protocol's crop, each face "

@@ -20,6 +20,13 @@ real-face check, :mod:`facelib.evaluation.real_face`) may come as the camera fra
 it. Each face is photographed from several distances, both cropped and as the phone's
 whole photograph.
 
+**How well does a network read a given face in our world?**
+(:func:`photograph_face_in_world`). One face (a real person's registration, say) is
+photographed in the sittings of several test subjects: their heads (built round it),
+skin, hair, lights, places and cameras, cropped like the data set's photographs. Beside
+the same face's real photographs, this separates what our world's pictures lack from
+what the networks cannot read of that face.
+
 The heads are built without the identities' residual fields (the data set does not
 store them), so the photographs differ slightly from the data set's; every condition
 is built the same way.
@@ -51,6 +58,8 @@ __all__ = [
     "photograph_head_swap",
     "FramingProbe",
     "photograph_framings",
+    "FaceInWorld",
+    "photograph_face_in_world",
 ]
 
 
@@ -63,14 +72,31 @@ def _checked_subjects(subjects) -> np.ndarray:
     return subjects
 
 
+def _checked_distances(distances_mm) -> tuple[float, ...]:
+    if not distances_mm or min(distances_mm) <= 0:
+        raise ValueError(
+            f"expected one camera distance or more, all > 0 mm, got {distances_mm}"
+        )
+    return tuple(float(d) for d in distances_mm)
+
+
 class _Sitting:
     """The faces of ``subjects`` of ``data`` with what stays fixed across a probe's
-    conditions: their shapes, appearances (drawn from ``rng``) and the seed of their
-    hair styles (the next draw of ``rng``)."""
+    conditions: their shapes (or ``shapes`` (N, P, 3) mm in their place),
+    appearances (drawn from ``rng``) and the seed of their hair styles (the next draw
+    of ``rng``)."""
 
-    def __init__(self, data: Dataset, subjects: np.ndarray, rng: np.random.Generator):
+    def __init__(
+        self,
+        data: Dataset,
+        subjects: np.ndarray,
+        rng: np.random.Generator,
+        shapes: np.ndarray | None = None,
+    ):
         self.template = data.template
-        self.shapes = data.tensor("shapes", subjects).numpy()
+        if shapes is None:
+            shapes = data.tensor("shapes", subjects).numpy()
+        self.shapes = shapes
         params = data.array("identity_parameters")[subjects]
         self.identities = [Identity(*p) for p in params]
         self.appearances = sample_appearances(len(subjects), rng)
@@ -117,6 +143,24 @@ class _Sitting:
         )
 
 
+def _shoots(
+    sitting: _Sitting,
+    yaws_deg: tuple[float, ...],
+    distances_mm: tuple[float, ...],
+    seed: int,
+):
+    """For each of ``distances_mm``: the phone's cameras (N, Y) at ``yaws_deg`` on
+    the orbit, the same cropped round each face like the data set's photographs
+    (:func:`~facelib.world.scenes.frame_faces`, the detector's jitter included), and
+    the render seed; the same draws (from ``seed``) at every distance."""
+    n = len(sitting.shapes)
+    for distance in distances_mm:
+        g = torch.Generator().manual_seed(seed)
+        cameras = orbit_cameras(n, yaws_deg, distance, sitting.settings, g)
+        framed = frame_faces(cameras, sitting.landmarks(), sitting.settings, g)
+        yield cameras, framed, int(torch.randint(2**62, (1,), generator=g))
+
+
 @dataclass(frozen=True)
 class HeadSwap:
     """Photographs (N, Y, 3, S, S) uint8 of N faces, Y yaws each (increasing):
@@ -145,10 +189,7 @@ def photograph_head_swap(
     subjects = _checked_subjects(subjects)
     n = len(subjects)
     sitting = _Sitting(data, subjects, np.random.default_rng(seed))
-    g = torch.Generator().manual_seed(seed)
-    cameras = orbit_cameras(n, yaws_deg, distance_mm, sitting.settings, g)
-    cameras = frame_faces(cameras, sitting.landmarks(), sitting.settings, g)
-    render_seed = int(torch.randint(2**62, (1,), generator=g))
+    [(_, cameras, render_seed)] = _shoots(sitting, yaws_deg, (distance_mm,), seed)
     partners = np.roll(np.arange(n), -1)
     return HeadSwap(
         subjects=subjects,
@@ -186,24 +227,69 @@ def photograph_framings(
     (appearance, hair style, light, place, camera pipeline) come from ``seed`` and are
     the same at every distance and in both framings."""
     subjects = _checked_subjects(subjects)
-    if not distances_mm or min(distances_mm) <= 0:
-        raise ValueError(
-            f"expected one camera distance or more, all > 0 mm, got {distances_mm}"
-        )
+    distances_mm = _checked_distances(distances_mm)
     n = len(subjects)
     sitting = _Sitting(data, subjects, np.random.default_rng(seed))
     heads = sitting.heads(np.arange(n))
     cropped, uncropped = [], []
-    for distance in distances_mm:
-        g = torch.Generator().manual_seed(seed)
-        cameras = orbit_cameras(n, yaws_deg, distance, sitting.settings, g)
-        framed = frame_faces(cameras, sitting.landmarks(), sitting.settings, g)
-        render_seed = int(torch.randint(2**62, (1,), generator=g))
+    for cameras, framed, render_seed in _shoots(sitting, yaws_deg, distances_mm, seed):
         cropped.append(sitting.photograph(heads, framed, render_seed))
         uncropped.append(sitting.photograph(heads, cameras, render_seed))
     return FramingProbe(
         subjects=subjects,
-        distances_mm=tuple(float(d) for d in distances_mm),
+        distances_mm=distances_mm,
         cropped=torch.stack(cropped),
         uncropped=torch.stack(uncropped),
+    )
+
+
+@dataclass(frozen=True)
+class FaceInWorld:
+    """Photographs (D, N, Y, 3, S, S) uint8 of one face in the sittings of N test
+    subjects (``subjects`` (N,)), from D distances ``distances_mm`` (D,) and Y yaws
+    each (increasing), cropped like the data set's photographs."""
+
+    subjects: np.ndarray
+    distances_mm: tuple[float, ...]
+    images: torch.Tensor
+
+
+def photograph_face_in_world(
+    data: Dataset,
+    face: np.ndarray,
+    subjects: np.ndarray,
+    *,
+    yaws_deg: tuple[float, ...] = (-45.0, 0.0, 45.0),
+    distances_mm: tuple[float, ...] = (480.0, 570.0, 660.0),
+    seed: int = 0,
+) -> FaceInWorld:
+    """Photograph ``face`` (P, 3) mm, on the template's vertices in the model frame,
+    in the place of each face of ``subjects`` (N,) of ``data``: in a head built from
+    that subject's anatomical parameters round ``face``, with its appearance, hair
+    style, lights, place and camera pipeline, at ``yaws_deg`` from each of
+    ``distances_mm``, cropped like the data set's photographs. The draws come from
+    ``seed`` and are those of :func:`photograph_framings`, so a subject's own face
+    gives its cropped photographs there."""
+    subjects = _checked_subjects(subjects)
+    face = np.asarray(face, dtype=np.float64)
+    n_vertices = data.template.n_points
+    if face.shape != (n_vertices, 3) or not np.isfinite(face).all():
+        raise ValueError(
+            f"expected a finite face on the template's {n_vertices} vertices, "
+            f"({n_vertices}, 3) mm, got {face.shape}; register a scan to the template "
+            "first (facelib.world.registration.register)"
+        )
+    distances_mm = _checked_distances(distances_mm)
+    n = len(subjects)
+    shapes = np.repeat(face[None], n, axis=0)
+    sitting = _Sitting(data, subjects, np.random.default_rng(seed), shapes=shapes)
+    heads = sitting.heads(np.arange(n))
+    images = [
+        sitting.photograph(heads, framed, render_seed)
+        for _, framed, render_seed in _shoots(sitting, yaws_deg, distances_mm, seed)
+    ]
+    return FaceInWorld(
+        subjects=subjects,
+        distances_mm=distances_mm,
+        images=torch.stack(images),
     )

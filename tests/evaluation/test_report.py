@@ -321,6 +321,14 @@ def test_identity_reading_table_cell_by_cell():
         ("SV", "+0.30", "+0.20", "0.98", "+0.00", "-0.01", "1.00"),
         ("MV", "-0.50", "+0.00", "1.20", "+0.50", "+1.50", "0.55"),
     )
+    long = identity_reading_table({"ours": world, "james": real}, long=True)
+    assert long.columns == ("row", "faces", "cosine", "gain", "error")
+    assert long.rows == (
+        ("SV", "ours", "+0.30", "+0.20", "0.98"),
+        ("SV", "james", "+0.00", "-0.01", "1.00"),
+        ("MV", "ours", "-0.50", "+0.00", "1.20"),
+        ("MV", "james", "+0.50", "+1.50", "0.55"),
+    )
 
 
 def test_leading_mode_table_cell_by_cell():
@@ -358,6 +366,27 @@ def test_real_face_distance_table_cell_by_cell():
     )
     with pytest.raises(ValueError, match="one distance per set"):
         real_face_distance_table({"as taken": scores}, (480.0,))
+
+
+def test_real_face_distance_table_with_distances_per_set_of_photographs():
+    """Two sets of photographs with their own distances: a level one lacks is "–"."""
+    real = {"3DMM Mean": np.array([4.0, 2.0]), "MV": np.array([3.0, 2.2])}
+    world = {"3DMM Mean": np.array([4.0, 4.0, 2.0]), "MV": np.array([3.0, 3.8, 2.1])}
+    table = real_face_distance_table(
+        {"real": real, "world": world},
+        {"real": (480.0, 660.0), "world": (480.0, 480.0, 570.0)},
+    )
+    assert table.columns == ("row", "photographs", "480 mm", "570 mm", "660 mm", "all")
+    # world at 480 mm: 6.8 / 8 = -15 %; all: 8.9 / 10 = -11 %; real all: 5.2 / 6
+    assert table.rows == (
+        ("MV", "real", "-25.0 %", "–", "+10.0 %", "-13.3 %"),
+        ("MV", "world", "-15.0 %", "+5.0 %", "–", "-11.0 %"),
+    )
+    with pytest.raises(ValueError, match="world: expected one distance per set"):
+        real_face_distance_table(
+            {"real": real, "world": world},
+            {"real": (480.0, 660.0), "world": (480.0, 480.0)},
+        )
 
 
 def test_head_swap_table_cell_by_cell():

@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from facelib.world.probes import photograph_framings, photograph_head_swap
+from facelib.world.probes import (
+    photograph_face_in_world,
+    photograph_framings,
+    photograph_head_swap,
+)
 
 
 def test_shapes_and_the_partners(data):
@@ -76,3 +80,49 @@ def test_framings_refuse_bad_distances(data):
         photograph_framings(data, subjects, distances_mm=())
     with pytest.raises(ValueError, match="distance"):
         photograph_framings(data, subjects, distances_mm=(500.0, -1.0))
+
+
+def test_a_subjects_own_face_in_the_world_is_its_framing_photograph(data):
+    """The face in the world gets the draws of photograph_framings: given subject a's
+    own face, a's sitting photographs exactly a's cropped framing photographs, and
+    b's sitting, with a's face in b's head, differs from b's own photographs."""
+    a, b = data.subjects("train")[:2]
+    distances = (500.0, 700.0)
+    framings = photograph_framings(data, np.array([a, b]), distances_mm=distances)
+    face_a = data.tensor("shapes", [a])[0].numpy()
+    probe = photograph_face_in_world(
+        data, face_a, np.array([a, b]), distances_mm=distances
+    )
+    S = data.image_size
+    assert probe.images.shape == (2, 2, 3, 3, S, S)
+    assert probe.images.dtype == torch.uint8
+    assert probe.distances_mm == distances
+    torch.testing.assert_close(
+        probe.images[:, 0], framings.cropped[:, 0], rtol=0, atol=0
+    )
+    assert not torch.equal(probe.images[:, 1], framings.cropped[:, 1])
+
+
+def test_the_face_changes_the_photographs(data):
+    """A face 10 % wider (x) is photographed differently in the same sitting."""
+    subjects = data.subjects("train")[:2]
+    face = data.morphable_model.mean.astype(np.float64)
+    wide = face * np.array([1.1, 1.0, 1.0])
+    one = photograph_face_in_world(data, face, subjects, distances_mm=(570.0,))
+    other = photograph_face_in_world(data, wide, subjects, distances_mm=(570.0,))
+    again = photograph_face_in_world(data, face, subjects, distances_mm=(570.0,))
+    assert torch.equal(one.images, again.images)
+    assert not torch.equal(one.images, other.images)
+
+
+def test_face_in_world_refuses_bad_faces(data):
+    subjects = data.subjects("train")[:2]
+    face = data.morphable_model.mean
+    with pytest.raises(ValueError, match="template's"):
+        photograph_face_in_world(data, face[:-1], subjects)
+    bad = face.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        photograph_face_in_world(data, bad, subjects)
+    with pytest.raises(ValueError, match="distance"):
+        photograph_face_in_world(data, face, subjects, distances_mm=(0.0,))
