@@ -27,11 +27,10 @@ from facelib.evaluation.table1 import ROWS, predict_rows, score_captures, score_
 from facelib.geometry.camera import (
     intrinsics_from_fov,
     orbit_pose,
-    project,
 )
 from facelib.geometry.procrustes import similarity_transform
 from facelib.graphics.render import Lighting, render
-from facelib.real.network_crop import crop_by_network
+from facelib.real.network_crop import crop_by_network, network_landmarks
 from facelib.real.realism import data_framing, projected_landmarks
 from facelib.real.scan import TexturedScan
 
@@ -312,14 +311,8 @@ def landmark_check(
     project its landmarks with its camera and the intrinsics ``K`` (3, 3) it was
     trained with; compare with the ``annotated`` landmarks (68, 2) px."""
     x = torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1)[None]
-    with torch.no_grad():
-        device = next(network.parameters()).device
-        pred = network(x.to(device), K[None].to(device))
-    shape = data.morphable_model.shape(pred.alpha[0].cpu().double())
-    landmarks = shape[data.template.landmarks]
-    uv = project(
-        landmarks[None].float(), K[None].float(), pred.q[0].cpu(), pred.t[0].cpu()
-    )[0].numpy()
+    model, landmark_ids = data.morphable_model, data.template.landmarks
+    uv = network_landmarks(network, x, model, landmark_ids, K)[0]
     return LandmarkCheck(uv, annotated, landmark_nme(uv, annotated))
 
 

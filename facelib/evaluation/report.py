@@ -293,6 +293,14 @@ def real_face_distance_table(
     )
 
 
+_READING_FORMATS = {"cosine": "+.2f", "gain": "+.2f", "error": ".2f"}
+
+
+def _reading_mean(reading: IdentityReading, what: str) -> str:
+    """The mean of a reading's ``what`` ("cosine", "gain" or "error"), formatted."""
+    return format(np.mean(getattr(reading, what)), _READING_FORMATS[what])
+
+
 def identity_reading_table(
     readings: dict[str, dict[str, IdentityReading]],
     *,
@@ -305,19 +313,18 @@ def identity_reading_table(
     ``long`` one table row per row of Table 1 and group."""
     groups = list(readings)
     rows = list(readings[groups[0]])
-    formats = {"cosine": "+.2f", "gain": "+.2f", "error": ".2f"}
 
     def cells(group: str, row: str) -> tuple[str, ...]:
-        return tuple(
-            format(np.mean(getattr(readings[group][row], what)), spec)
-            for what, spec in formats.items()
-        )
+        return tuple(_reading_mean(readings[group][row], w) for w in _READING_FORMATS)
 
     if long:
-        columns = ("row", "faces", *formats)
+        columns = ("row", "faces", *_READING_FORMATS)
         table_rows = [(row, g, *cells(g, row)) for row in rows for g in groups]
     else:
-        columns = ("row", *(f"{g}: {what}" for g in groups for what in formats))
+        columns = (
+            "row",
+            *(f"{g}: {what}" for g in groups for what in _READING_FORMATS),
+        )
         table_rows = [
             (row, *(cell for g in groups for cell in cells(g, row))) for row in rows
         ]
@@ -354,9 +361,9 @@ def head_swap_table(
             (
                 network,
                 photographs,
-                f"{np.mean(r['face'].cosine):+.2f}",
-                f"{np.mean(r['head'].cosine):+.2f}",
-                f"{np.mean(r['face'].error):.2f}",
+                _reading_mean(r["face"], "cosine"),
+                _reading_mean(r["head"], "cosine"),
+                _reading_mean(r["face"], "error"),
             )
             for network, by_photographs in readings.items()
             for photographs, r in by_photographs.items()
@@ -397,7 +404,7 @@ def framing_table(
                 *(
                     cell
                     for r in by_distance
-                    for cell in (f"{np.mean(r.cosine):+.2f}", f"{np.mean(r.error):.2f}")
+                    for cell in (_reading_mean(r, "cosine"), _reading_mean(r, "error"))
                 ),
             )
             for network, by_framing in readings.items()

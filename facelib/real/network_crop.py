@@ -51,14 +51,17 @@ def network_landmarks(
     images: torch.Tensor,
     morphable_model,
     landmark_ids: np.ndarray,
+    K: torch.Tensor | None = None,
 ) -> np.ndarray:
     """(B, 68, 2) px: where a single-view ``network``'s reconstruction of each of
     ``images`` (B, 3, S, S) uint8 puts the landmark vertices ``landmark_ids`` (68,) of
-    ``morphable_model``, projected through its estimated camera and the intrinsics
-    it assumes (``network.K_default``)."""
+    ``morphable_model``, projected through its estimated camera and the photographs'
+    intrinsics ``K`` (3, 3) px, given to the network too (None: the intrinsics it
+    assumes, ``network.K_default``)."""
     device = next(network.parameters()).device
     with torch.no_grad():
-        pred = network(images.to(device))
+        images = images.to(device)
+        pred = network(images) if K is None else network(images, K.to(device))
     if pred.q is None or pred.t is None:
         raise ValueError(
             "cropping by a network needs one that estimates cameras (a single-view "
@@ -66,7 +69,8 @@ def network_landmarks(
         )
     shapes = morphable_model.shape(pred.alpha.cpu().double())
     points = shapes[:, np.asarray(landmark_ids)]  # (B, 68, 3)
-    K = network.K_default.cpu().double().expand(len(points), 3, 3)
+    K = (network.K_default if K is None else K).cpu().double()
+    K = K.expand(len(points), 3, 3)
     uv = project(
         points[:, None], K[:, None], pred.q.cpu().double(), pred.t.cpu().double()
     )
